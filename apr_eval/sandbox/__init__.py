@@ -1,0 +1,1 @@
+"""The Docker sandbox: image, in-container runner and host-side executor."""

@@ -1,0 +1,150 @@
+"""Process-level conventions the reference harnesses run programs under. Stdlib only.
+
+This is *semantics*, not security: the container is the security boundary. evalplus executes
+every sample under ``reliability_guard`` (``open``, ``exit``, ``os.remove``... replaced by
+``None``) with stdin/stdout/stderr swallowed and a SIGALRM per input; a program that calls
+``open()`` fails there, so it must fail here too or verdicts drift. ``reliability_guard`` below
+mirrors ``evalplus.eval.utils.reliability_guard`` (0.3.1) line for line; evalplus itself cannot
+be imported inside the sandbox image (it pulls numpy, psutil, tree-sitter, openai...).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import faulthandler
+import io
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+EVALPLUS_MAX_MEMORY = 4 * 1024 * 1024 * 1024
+
+
+class TimeoutException(Exception):  # noqa: N818 - evalplus's name; user code may catch Exception
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        raise TimeoutException("Timed out!")
+
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.signal(signal.SIGALRM, handler)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class Sink(io.StringIO):
+    """evalplus's ``WriteOnlyStringIO``, but it keeps nothing and stops a runaway printer."""
+
+    def __init__(self, cap: int, on_limit: Callable[[], object]) -> None:
+        super().__init__()
+        self.cap, self.count, self.on_limit = cap, 0, on_limit
+
+    def write(self, s: str) -> int:
+        self.count += len(s)
+        if self.count > self.cap:
+            self.on_limit()
+        return len(s)
+
+    def read(self, *args: Any, **kwargs: Any) -> str:
+        raise OSError
+
+    def readline(self, *args: Any, **kwargs: Any) -> str:
+        raise OSError
+
+    def readlines(self, *args: Any, **kwargs: Any) -> list[str]:
+        raise OSError
+
+    def readable(self, *args: Any, **kwargs: Any) -> bool:
+        return False
+
+
+class Capture(io.StringIO):
+    """Captured stdout of a stdin/stdout program, counted against the same cap."""
+
+    def __init__(self, sink: Sink) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def write(self, s: str) -> int:
+        self.sink.write(s)
+        return super().write(s)
+
+
+@contextlib.contextmanager
+def swallowed(sink: Sink) -> Iterator[None]:
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        saved, sys.stdin = sys.stdin, sink
+        try:
+            yield
+        finally:
+            sys.stdin = saved
+
+
+@contextlib.contextmanager
+def stdio(text: str, captured: Capture) -> Iterator[None]:
+    saved_in = sys.stdin
+    sys.stdin = io.StringIO(text)
+    try:
+        with contextlib.redirect_stdout(captured):
+            yield
+    finally:
+        sys.stdin = saved_in
+
+
+def resolve(env: dict[str, Any], entry: str) -> Callable[..., Any]:
+    """``f`` -> ``env["f"]``; ``Solution.method`` -> ``getattr(env["Solution"](), "method")``."""
+    owner, _, method = entry.partition(".")
+    if method:
+        return getattr(env[owner](), method)  # type: ignore[no-any-return]
+    return env[entry]  # type: ignore[no-any-return]
+
+
+def _memory_bytes() -> int:
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        total = EVALPLUS_MAX_MEMORY
+    return min(EVALPLUS_MAX_MEMORY, total)
+
+
+def reliability_guard() -> None:  # noqa: PLR0915 - a faithful copy of evalplus's list
+    import resource
+
+    limit = _memory_bytes()
+    for which in (resource.RLIMIT_AS, resource.RLIMIT_DATA, resource.RLIMIT_STACK):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, (limit, limit))
+    faulthandler.disable()
+
+    b: Any = builtins
+    b.exit = None
+    b.quit = None
+    b.help = None
+    os.environ["OMP_NUM_THREADS"] = "1"
+    o: Any = os
+    for name in ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid",
+                 "fork", "forkpty", "killpg", "rename", "renames", "truncate", "replace",
+                 "unlink", "fchmod", "fchown", "chmod", "chown", "chroot", "lchflags", "lchmod",
+                 "lchown", "getcwd", "chdir"):
+        setattr(o, name, None)
+    b.open = None
+
+    import shutil
+    import subprocess
+
+    s: Any = shutil
+    s.rmtree = None
+    s.move = None
+    s.chown = None
+    sp: Any = subprocess
+    sp.Popen = None
+    for mod in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
+        sys.modules[mod] = None  # type: ignore[assignment]
