@@ -1,0 +1,1 @@
+"""Generation backends: one protocol (``base.Backend``), a lazy registry, a fake."""

@@ -1,0 +1,64 @@
+"""A scripted backend for tests and ``--dry-run``: no model, deterministic outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from apr_eval.core import GenerationOutput, ModelInfo, Prompt, SamplingParams
+from apr_eval.errors import UsageError
+
+# (prompt, sample index) -> completion text
+Script = Callable[[Prompt, int], str]
+
+
+class FakeBackend:
+    name = "fake"
+
+    def __init__(self, script: Script | None = None, model: str = "fake",
+                 responses: Mapping[str, Sequence[str]] | None = None, chat: bool = False) -> None:
+        """``responses`` maps a substring of the prompt to the outputs for samples 0, 1, ...
+        (the last one repeats); otherwise ``script`` decides; otherwise the output is empty."""
+        self._script = script
+        self._responses = dict(responses or {})
+        self._model = model
+        self._chat = chat
+        self.calls: list[tuple[Prompt, SamplingParams]] = []
+
+    @classmethod
+    def from_options(cls, model: str, options: Mapping[str, Any]) -> Self:
+        unknown = set(options) - {"responses", "chat"}
+        if unknown:
+            raise UsageError(f"fake backend: unknown option(s) {', '.join(sorted(unknown))}")
+        return cls(model=model, responses=options.get("responses"),
+                   chat=bool(options.get("chat", False)))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+    def _one(self, prompt: Prompt, index: int) -> str:
+        body = prompt.text or "\n".join(m.content for m in prompt.messages)
+        for needle, outs in self._responses.items():
+            if needle in body and outs:
+                return outs[min(index, len(outs) - 1)]
+        return self._script(prompt, index) if self._script else ""
+
+    def generate(self, prompts: Sequence[Prompt],
+                 params: SamplingParams) -> list[list[GenerationOutput]]:
+        result = []
+        for prompt in prompts:
+            self.calls.append((prompt, params))
+            texts = [self._one(prompt, i) for i in range(params.n)]
+            result.append([GenerationOutput(t, "stop", len(t.split())) for t in texts])
+        return result
+
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(name=self._model, engine="fake", engine_version="0")
+
+    def has_chat_template(self) -> bool:
+        return self._chat
