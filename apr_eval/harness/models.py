@@ -169,6 +169,26 @@ def resolve_model(model: str) -> Path:
     raise UsageError(f"model file not found: {model} (give a .gguf path or one of: {known})")
 
 
+def folder_sha256(files: list[Path]) -> str:
+    """One digest for a set of weight files: sha256 over their names and own digests."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(f"{path.name} {file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
+SOURCE_MARKER = "apr-eval-source.json"  # written into folders converted from a GGUF file
+
+
+def lineage_for_folder(path: Path) -> str:
+    try:
+        source = json.loads((path / SOURCE_MARKER).read_text())
+    except (OSError, ValueError):
+        return ""
+    lineage = lineage_for(str(source.get("sha256", ""))) or str(source.get("gguf", ""))
+    return f"converted from GGUF ({lineage})" if lineage else ""
+
+
 def lineage_for(sha256: str) -> str:
     for model in EMBEDDED.values():
         if model.sha256 == sha256:
