@@ -86,7 +86,7 @@ def test_not_gguf_is_one_line_usage_error(tmp_path: Path, content: bytes) -> Non
 
 
 def test_missing_model_path() -> None:
-    with pytest.raises(UsageError, match="model file not found: /nowhere/x.gguf"):
+    with pytest.raises(UsageError, match=r"model file not found: /nowhere/x\.gguf"):
         models.resolve_model("/nowhere/x.gguf")
 
 
