@@ -1,0 +1,171 @@
+"""The openai backend against a scripted local HTTP server (fast, no model)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from apr_eval.core import ChatMessage, Prompt, PromptStyle, SamplingParams
+from apr_eval.errors import BackendError, UsageError
+from apr_eval.harness.backends.base import BACKENDS, PartialGenerationError
+from apr_eval.harness.backends.openai import OpenAIBackend
+
+# (path, body) -> (status, json reply)
+Responder = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
+
+
+class ScriptedServer:
+    def __init__(self, responder: Responder) -> None:
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.responder = responder
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append((self.path, body))
+                status, reply = server.responder(self.path, body)
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def echo(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    source = body.get("prompt") or body["messages"][-1]["content"]
+    text = f"{source}|seed={body['seed']}"
+    choice: dict[str, Any] = {"finish_reason": "stop"}
+    if path.endswith("/chat/completions"):
+        choice["message"] = {"role": "assistant", "content": text}
+    else:
+        choice["text"] = text
+    return 200, {"choices": [choice], "usage": {"completion_tokens": 5}}
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer(echo)
+    yield srv
+    srv.close()
+
+
+def fast(url: str, **extra: Any) -> dict[str, Any]:
+    return {"base_url": url, "retry_wait_s": 0.01, "retry_wait_max_s": 0.02, **extra}
+
+
+COMPLETION = Prompt(PromptStyle.COMPLETION, text="def f():", stop=("\ndef",))
+CHAT = Prompt(PromptStyle.CHAT, messages=(ChatMessage("user", "write g"),))
+
+
+def test_endpoints_samples_and_seeds(server: ScriptedServer) -> None:
+    backend = BACKENDS.get("openai").from_options("my-model", fast(server.url, concurrency=3))
+    with backend:
+        out = backend.generate([COMPLETION, CHAT], SamplingParams(n=2, seed=10, max_tokens=32))
+    assert [[o.text for o in outs] for outs in out] == [
+        ["def f():|seed=10", "def f():|seed=11"], ["write g|seed=10", "write g|seed=11"]]
+    assert out[0][0].tokens == 5 and out[0][0].finish_reason == "stop"
+    paths = sorted(path for path, _ in server.requests)
+    assert paths == ["/v1/chat/completions"] * 2 + ["/v1/completions"] * 2
+    completion_body = next(b for p, b in server.requests if p == "/v1/completions")
+    assert completion_body["stop"] == ["\ndef"] and completion_body["model"] == "my-model"
+    assert completion_body["max_tokens"] == 32
+    chat_body = next(b for p, b in server.requests if p == "/v1/chat/completions")
+    assert "stop" not in chat_body and chat_body["messages"][0]["role"] == "user"
+
+
+def test_retries_429_and_5xx_then_succeeds() -> None:
+    failures = [(429, {"error": {"message": "slow down"}}), (503, {"error": "loading"})]
+
+    def flaky(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return failures.pop(0) if failures else echo(path, body)
+
+    srv = ScriptedServer(flaky)
+    try:
+        with OpenAIBackend.from_options("m", fast(srv.url)) as backend:
+            out = backend.generate([COMPLETION], SamplingParams())
+    finally:
+        srv.close()
+    assert out[0][0].text == "def f():|seed=0"
+    assert len(srv.requests) == 3
+
+
+def test_client_error_is_not_retried() -> None:
+    srv = ScriptedServer(lambda p, b: (400, {"error": {"message": "max_tokens is too large"}}))
+    try:
+        with OpenAIBackend.from_options("m", fast(srv.url)) as backend, \
+                pytest.raises(BackendError, match="HTTP 400 max_tokens is too large") as err:
+            backend.generate([COMPLETION], SamplingParams())
+    finally:
+        srv.close()
+    assert len(srv.requests) == 1
+    assert "\n" not in str(err.value)
+
+
+def test_failure_keeps_finished_prompts() -> None:
+    def picky(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if "bad" in body.get("prompt", ""):
+            return 404, {"detail": "no such model"}
+        return echo(path, body)
+
+    srv = ScriptedServer(picky)
+    bad = Prompt(PromptStyle.COMPLETION, text="bad prompt")
+    try:
+        with OpenAIBackend.from_options("m", fast(srv.url, concurrency=1)) as backend, \
+                pytest.raises(PartialGenerationError, match="no such model") as err:
+            backend.generate([COMPLETION, bad, COMPLETION], SamplingParams(n=2))
+    finally:
+        srv.close()
+    assert sorted(err.value.done) == [0]
+    assert [o.text for o in err.value.done[0]] == ["def f():|seed=0", "def f():|seed=1"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_server_fails_after_retries() -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    with OpenAIBackend.from_options("m", fast(url, attempts=3)) as backend, \
+            pytest.raises(BackendError, match=r"failed after 3 attempts: cannot reach"):
+        backend.generate([COMPLETION], SamplingParams())
+
+
+def test_bad_openai_options() -> None:
+    with pytest.raises(UsageError, match="base_url must be an http"):
+        OpenAIBackend.from_options("m", {"base_url": "localhost:8000"})
+    with pytest.raises(UsageError, match="Did you mean 'concurrency'"):
+        OpenAIBackend.from_options("m", {"concurency": 2})
+
+
+def test_chat_template_flag_and_model_info() -> None:
+    assert OpenAIBackend.from_options("m", {}).has_chat_template()
+    backend = OpenAIBackend.from_options("m", {"chat": "no", "served_model": "served"})
+    assert not backend.has_chat_template()
+    info = backend.model_info()
+    assert info.name == "served" and info.engine == "openai-compatible" and info.sha256 == ""
+
+
+def test_unknown_backend_suggests_a_name() -> None:
+    with pytest.raises(UsageError, match="Did you mean 'openai'"):
+        BACKENDS.get("opennai")
