@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from apr_eval.core import ChatMessage, Prompt, PromptStyle, SamplingParams
 from apr_eval.errors import BackendError, UsageError
+from apr_eval.harness import models
 from apr_eval.harness.backends.base import BACKENDS, PartialGenerationError
 from apr_eval.harness.backends.openai import OpenAIBackend
 
@@ -169,3 +177,92 @@ def test_chat_template_flag_and_model_info() -> None:
 def test_unknown_backend_suggests_a_name() -> None:
     with pytest.raises(UsageError, match="Did you mean 'openai'"):
         BACKENDS.get("opennai")
+
+
+# -- a real server: python -m llama_cpp.server with the embedded model ----------------------
+
+
+class LlamaServer:
+    """``python -m llama_cpp.server`` in its own process group, restartable on one port."""
+
+    def __init__(self, model_path: Path, port: int) -> None:
+        self.command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+                        "--port", str(port), "--n_threads", "1", "--n_ctx", "512"]
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: bool = True) -> None:
+        self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, "server exited"
+            try:
+                if requests.get(self.url + "/models", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError("llama_cpp.server did not come up")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[LlamaServer]:
+    pytest.importorskip("llama_cpp.server.app")
+    server = LlamaServer(models.resolve_model(models.DEFAULT_MODEL), _free_port())
+    server.start()
+    yield server
+    server.kill()
+
+
+CODE = Prompt(PromptStyle.COMPLETION, stop=("\ndef ",),
+              text='def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n')
+
+
+@pytest.mark.model
+def test_real_server_completion_chat_and_metadata(llama_server: LlamaServer) -> None:
+    options = {"base_url": llama_server.url, "concurrency": 2}
+    with OpenAIBackend.from_options(models.DEFAULT_MODEL, options) as backend:
+        out = backend.generate([CODE, CHAT], SamplingParams(max_tokens=16))
+        info = backend.model_info()
+        chat = backend.has_chat_template()
+    assert "return a + b" in out[0][0].text and out[0][0].finish_reason == "stop"
+    assert out[1][0].text and out[1][0].tokens == 16 and out[1][0].finish_reason == "length"
+    assert info.sha256 == models.EMBEDDED[models.DEFAULT_MODEL].sha256 and chat
+
+
+@pytest.mark.model
+def test_real_server_context_overflow_is_a_client_error(llama_server: LlamaServer) -> None:
+    long = Prompt(PromptStyle.COMPLETION, text="x = 1\n" * 600)
+    with OpenAIBackend.from_options("m", {"base_url": llama_server.url}) as backend, \
+            pytest.raises(BackendError, match="HTTP 400") as err:
+        backend.generate([long], SamplingParams(max_tokens=4))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.model
+def test_real_server_restart_mid_run_is_retried(llama_server: LlamaServer) -> None:
+    llama_server.kill()
+    options = {"base_url": llama_server.url, "attempts": 60, "retry_wait_s": 0.5,
+               "retry_wait_max_s": 2.0}
+    results: list[Any] = []
+    with OpenAIBackend.from_options("m", options) as backend:
+        worker = threading.Thread(target=lambda: results.append(
+            backend.generate([CODE], SamplingParams(max_tokens=16))))
+        worker.start()
+        time.sleep(2.0)
+        assert worker.is_alive() and not results  # still retrying against the dead port
+        llama_server.start(wait=False)
+        worker.join(timeout=180)
+    llama_server.wait_ready()
+    assert not worker.is_alive()
+    assert "return a + b" in results[0][0][0].text
