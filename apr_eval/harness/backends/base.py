@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
-from apr_eval.core import GenerationOutput, ModelInfo, Prompt, SamplingParams
+from apr_eval.core import GenerationOutput, ModelInfo, Prompt, PromptStyle, SamplingParams
 from apr_eval.errors import BackendError, UsageError
 from apr_eval.registry import Registry
 
@@ -31,6 +31,13 @@ class PartialGenerationError(BackendError):
     def __init__(self, message: str, done: Mapping[int, list[GenerationOutput]]) -> None:
         super().__init__(message)
         self.done: dict[int, list[GenerationOutput]] = dict(done)
+
+
+def is_prefill(prompt: Prompt) -> bool:
+    """A chat prompt whose last message is the assistant's: a *prefill*. Backends continue
+    that message (the text they return follows it) instead of answering after it."""
+    return (prompt.style is PromptStyle.CHAT and bool(prompt.messages)
+            and prompt.messages[-1].role == "assistant")
 
 
 class Backend(Protocol):
