@@ -64,6 +64,56 @@ def test_generate_outside_with_block(tmp_path: Path) -> None:
         backend.generate([Prompt(PromptStyle.COMPLETION, text="x")], SamplingParams())
 
 
+class StubLlama:
+    """Stands in for ``llama_cpp.Llama``: tokens are bytes, completions are recorded."""
+
+    def __init__(self) -> None:
+        self.prompts: list[object] = []
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def token_eos(self) -> int:
+        return 2
+
+    def token_bos(self) -> int:
+        return -1
+
+    def detokenize(self, tokens: list[int], special: bool = False) -> bytes:
+        return b"<|im_end|>" if tokens == [2] else b""
+
+    def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
+        assert not add_bos and special
+        return list(text)
+
+    def create_completion(self, prompt: object, **kwargs: object) -> dict[str, object]:
+        self.prompts.append((prompt, kwargs))
+        return {"choices": [{"text": "    return 1\n", "finish_reason": "stop"}],
+                "usage": {"completion_tokens": 4}}
+
+
+CHATML = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def test_prefill_renders_the_template_up_to_the_open_assistant_turn(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    path = write_gguf(tmp_path / "m.gguf", chat_template=CHATML)
+    backend = LlamaCppBackend.from_options(str(path), {})
+    stub = StubLlama()
+    backend._llm = stub
+    prompt = Prompt(PromptStyle.CHAT, stop=("\n```",), messages=(
+        ChatMessage("user", "Write f."), ChatMessage("assistant", "```python\ndef f():\n")))
+    out = backend.generate([prompt], SamplingParams(n=2, seed=3, temperature=0.5))
+    rendered, kwargs = stub.prompts[0]
+    assert bytes(rendered).decode() == (  # type: ignore[call-overload]
+        "<|im_start|>user\nWrite f.<|im_end|>\n<|im_start|>assistant\n```python\ndef f():\n")
+    assert kwargs["stop"] == ["\n```"] and kwargs["temperature"] == 0.5
+    assert [p[1]["seed"] for p in stub.prompts] == [3, 4] and stub.resets == 2
+    assert [o.text for o in out[0]] == ["    return 1\n"] * 2 and out[0][0].tokens == 4
+
+
 # -- the real embedded model --------------------------------------------------------------
 
 CODE = Prompt(PromptStyle.COMPLETION, stop=("\ndef ", "\nif __name__"),
@@ -111,6 +161,16 @@ def test_context_overflow_keeps_finished_prompts(backend: LlamaCppBackend) -> No
         backend.generate([CODE, long], SamplingParams(max_tokens=4))
     assert list(err.value.done) == [0] and err.value.done[0][0].tokens > 0
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.model
+def test_prefilled_chat_is_continued(backend: LlamaCppBackend) -> None:
+    prompt = Prompt(PromptStyle.CHAT, stop=("\n```",), messages=(
+        ChatMessage("user", "Write a Python function add(a, b) that returns a + b."),
+        ChatMessage("assistant", "```python\ndef add(a, b):\n")))
+    text = backend.generate([prompt], SamplingParams(max_tokens=16))[0][0].text
+    # The function body goes on (indented), it is not a new answer from the top.
+    assert text.startswith("    ") and "def add" not in text and "```" not in text
 
 
 @pytest.mark.model

@@ -266,3 +266,14 @@ def test_real_server_restart_mid_run_is_retried(llama_server: LlamaServer) -> No
     llama_server.wait_ready()
     assert not worker.is_alive()
     assert "return a + b" in results[0][0][0].text
+
+
+def test_prefill_asks_the_server_to_continue(server: ScriptedServer) -> None:
+    prefill = Prompt(PromptStyle.CHAT, messages=(
+        ChatMessage("user", "write g"), ChatMessage("assistant", "```python\n")))
+    with OpenAIBackend.from_options("m", fast(server.url)) as backend:
+        backend.generate([prefill, CHAT], SamplingParams())
+    bodies = {b["messages"][-1]["role"]: b for _, b in server.requests}
+    assert bodies["assistant"]["continue_final_message"] is True
+    assert bodies["assistant"]["add_generation_prompt"] is False
+    assert "continue_final_message" not in bodies["user"]

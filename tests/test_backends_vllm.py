@@ -186,3 +186,18 @@ def test_bad_vllm_options(hf_folder: Path) -> None:
         VllmBackend.from_options(str(hf_folder), {"lora_path": "/no/adapter"})
     with pytest.raises(UsageError, match="model not found"):
         VllmBackend.from_options("/no/model.gguf", {})
+
+
+def test_prefilled_chat_is_continued(fake_vllm: list[FakeLLM], hf_folder: Path) -> None:
+    prefill = Prompt(PromptStyle.CHAT, messages=(
+        ChatMessage("user", "write g"), ChatMessage("assistant", "```python\n")))
+    with VllmBackend.from_options(str(hf_folder), {}) as backend:
+        out = backend.generate([prefill, CHAT], SamplingParams())
+    calls = fake_vllm[0].calls
+    assert len(calls) == 2
+    plain, continued = sorted(calls, key=lambda c: "continue_final_message" in c[2])
+    assert "add_generation_prompt" not in plain[2]
+    assert continued[2]["continue_final_message"] is True
+    assert continued[2]["add_generation_prompt"] is False
+    assert continued[1][0][-1] == {"role": "assistant", "content": "```python\n"}
+    assert out[0][0].text == "chat:```python\n:0:0" and out[1][0].text == "chat:write g:0:0"

@@ -24,10 +24,12 @@ from typing import Any, Self
 from apr_eval.core import GenerationOutput, ModelInfo, Prompt, PromptStyle, SamplingParams
 from apr_eval.errors import BackendError, UsageError
 from apr_eval.harness import models
-from apr_eval.harness.backends.base import PartialGenerationError, parse_options
+from apr_eval.harness.backends.base import PartialGenerationError, is_prefill, parse_options
 from apr_eval.harness.gguf import GGUFHeader, read_header
 
 INSTALL_HINT = "pip install 'apr-eval[llamacpp]' (builds llama-cpp-python, ~6.5 min on 2 cores)"
+# Cut point for rendering a pre-started assistant turn (evalplus's make_raw_chat_prompt).
+_SPLIT = "\x00APR_EVAL_PREFILL\x00"
 _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 
 
@@ -77,6 +79,7 @@ class LlamaCppBackend:
         self._header = header
         self.options = options
         self._llm: Any = None
+        self._formatter: Any = None
 
     @classmethod
     def from_options(cls, model: str, options: Mapping[str, Any]) -> Self:
@@ -99,7 +102,7 @@ class LlamaCppBackend:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        llm, self._llm = self._llm, None
+        llm, self._llm, self._formatter = self._llm, None, None
         if llm is not None:
             llm.close()
 
@@ -121,6 +124,9 @@ class LlamaCppBackend:
             raise UsageError(
                 f"{self._path.name} has no chat template: use completion prompts "
                 "(--prompt-style completion) or the llamacpp option chat_format=<name>")
+        if is_prefill(prompt) and not self._header.chat_template:
+            raise UsageError(f"{self._path.name}: a pre-started assistant turn needs the "
+                             "model's own chat template (GGUF metadata), not chat_format")
 
     def _explain(self, index: int, err: ValueError) -> str:
         found = _OVERFLOW.search(str(err))
@@ -138,7 +144,10 @@ class LlamaCppBackend:
             "seed": params.seed + index, "stop": list(prompt.stop) or None,
         }
         start = time.perf_counter()
-        if prompt.style is PromptStyle.CHAT:
+        if is_prefill(prompt):
+            response = llm.create_completion(self._render_prefill(prompt), **kwargs)
+            text = response["choices"][0]["text"]
+        elif prompt.style is PromptStyle.CHAT:
             messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
             response = llm.create_chat_completion(messages=messages, **kwargs)
             text = response["choices"][0]["message"].get("content") or ""
@@ -150,6 +159,25 @@ class LlamaCppBackend:
         return GenerationOutput(text=text, finish_reason=str(choice.get("finish_reason") or ""),
                                 tokens=int(response["usage"]["completion_tokens"]),
                                 latency_s=latency)
+
+    def _render_prefill(self, prompt: Prompt) -> list[int]:
+        """Tokens of the chat rendered by the GGUF template up to the end of the pre-started
+        assistant message (no end-of-turn), so that generation continues it."""
+        llm = self._llm
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            def special(token: int) -> str:
+                return "" if token < 0 else llm.detokenize([token], special=True).decode()
+
+            self._formatter = Jinja2ChatFormatter(
+                template=self._header.chat_template, eos_token=special(llm.token_eos()),
+                bos_token=special(llm.token_bos()), add_generation_prompt=False)
+        messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        messages[-1]["content"] += _SPLIT
+        rendered = self._formatter(messages=messages).prompt
+        head = rendered.split(_SPLIT)[0]
+        return list(llm.tokenize(head.encode(), add_bos=False, special=True))
 
     def model_info(self) -> ModelInfo:
         name = self._model if self._model in models.EMBEDDED else self._path.stem

@@ -24,7 +24,7 @@ import tenacity
 from apr_eval.core import GenerationOutput, ModelInfo, Prompt, PromptStyle, SamplingParams
 from apr_eval.errors import AprEvalError, BackendError, UsageError
 from apr_eval.harness import models
-from apr_eval.harness.backends.base import PartialGenerationError, parse_options
+from apr_eval.harness.backends.base import PartialGenerationError, is_prefill, parse_options
 from apr_eval.harness.gguf import read_header
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -111,6 +111,8 @@ class OpenAIBackend:
         if prompt.style is PromptStyle.CHAT:
             endpoint = "/chat/completions"
             body["messages"] = [{"role": m.role, "content": m.content} for m in prompt.messages]
+            if is_prefill(prompt):  # vLLM's names; servers without them answer after it
+                body |= {"add_generation_prompt": False, "continue_final_message": True}
         else:
             endpoint = "/completions"
             body["prompt"] = prompt.text

