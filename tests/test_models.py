@@ -138,5 +138,5 @@ def test_hub_file_is_downloaded_into_the_cache_and_pinned(
     assert calls == [("Qwen/Some-GGUF", "q4.gguf", str(_cache / "models" / "hub"))]
     with pytest.raises(DataError, match="does not match its pinned sha256"):
         models.resolve_model(f"hf:Qwen/Some-GGUF/q4.gguf#sha256={'0' * 64}")
-    with pytest.raises(UsageError, match="use hf:OWNER/REPO/FILE.gguf"):
+    with pytest.raises(UsageError, match=r"use hf:OWNER/REPO/FILE\.gguf"):
         models.resolve_model("hf:Qwen/only-repo")
