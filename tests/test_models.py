@@ -140,3 +140,20 @@ def test_hub_file_is_downloaded_into_the_cache_and_pinned(
         models.resolve_model(f"hf:Qwen/Some-GGUF/q4.gguf#sha256={'0' * 64}")
     with pytest.raises(UsageError, match=r"use hf:OWNER/REPO/FILE\.gguf"):
         models.resolve_model("hf:Qwen/only-repo")
+
+
+def test_gguf_conversion_needs_its_packages_and_is_done_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from apr_eval.harness import convert
+
+    path = write_gguf(tmp_path / "m.gguf")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(UsageError, match="pip install transformers torch gguf"):
+        convert.convert_gguf(str(path), tmp_path / "hf")
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / models.SOURCE_MARKER).write_text(json.dumps(
+        {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}))
+    assert convert.convert_gguf(str(path), done) == done  # no torch needed: already there
