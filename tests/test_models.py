@@ -150,7 +150,7 @@ def test_gguf_conversion_needs_its_packages_and_is_done_once(
 
     path = write_gguf(tmp_path / "m.gguf")
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(UsageError, match="pip install transformers torch gguf"):
+    with pytest.raises(UsageError, match="pip install transformers torch gguf accelerate"):
         convert.convert_gguf(str(path), tmp_path / "hf")
     done = tmp_path / "done"
     done.mkdir()

@@ -18,7 +18,7 @@ from pathlib import Path
 from apr_eval.errors import UsageError
 from apr_eval.harness import models
 
-HINT = "converting a GGUF needs transformers, torch and gguf: pip install transformers torch gguf"
+HINT = "converting a GGUF needs transformers, torch and gguf: pip install transformers torch gguf accelerate"
 
 
 def convert_gguf(model: str, out_dir: Path, dtype: str = "bfloat16") -> Path:
