@@ -18,7 +18,7 @@ from pathlib import Path
 from apr_eval.errors import UsageError
 from apr_eval.harness import models
 
-HINT = "converting a GGUF needs transformers, torch and gguf: pip install transformers torch gguf accelerate"
+HINT = "converting a GGUF needs: pip install transformers torch gguf accelerate"
 
 
 def convert_gguf(model: str, out_dir: Path, dtype: str = "bfloat16") -> Path:
@@ -38,6 +38,11 @@ def convert_gguf(model: str, out_dir: Path, dtype: str = "bfloat16") -> Path:
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(path.parent), **kwargs)
     weights = transformers.AutoModelForCausalLM.from_pretrained(
         str(path.parent), dtype=getattr(torch, dtype), **kwargs)
+    # The loader dequantized the weights but still marks the model "GGUF-quantized", which
+    # save_pretrained refuses to write: drop the marker, the tensors are plain already.
+    weights.hf_quantizer = None
+    if hasattr(weights.config, "quantization_config"):
+        del weights.config.quantization_config
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(str(out_dir))
     weights.save_pretrained(str(out_dir))
