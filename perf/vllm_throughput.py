@@ -41,13 +41,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--max-model-len", type=int, default=2048)
+    parser.add_argument("--dtype", default="auto")
     args = parser.parse_args()
 
     prompts = load_prompts(args.data, args.prompts)
     params = SamplingParams(n=args.n, temperature=0.0 if args.n == 1 else 0.8,
                             max_tokens=args.max_tokens, seed=0)
     options = {"max_model_len": args.max_model_len, "enforce_eager": True,
-               "enable_prefix_caching": True}
+               "enable_prefix_caching": True, "dtype": args.dtype}
     start = time.perf_counter()
     backend = VllmBackend.from_options(args.model, options)
     with backend:
