@@ -61,6 +61,9 @@ def main() -> None:
         bare_params = vllm.SamplingParams(n=params.n, temperature=params.temperature,
                                           top_p=params.top_p, max_tokens=params.max_tokens,
                                           seed=params.seed)
+        begin = time.perf_counter()
+        backend.generate(prompts[:1], SamplingParams(max_tokens=2))  # warm-up, not measured
+        print(f"warm-up: {time.perf_counter() - begin:.1f}s")
         timings: dict[str, list[float]] = {"backend": [], "bare": []}
         tokens: dict[str, int] = {"backend": 0, "bare": 0}
         for index in range(args.rounds * 2):
