@@ -53,31 +53,10 @@ def main() -> None:
     backend = VllmBackend.from_options(args.model, options)
     with backend:
         print(f"load: {time.perf_counter() - start:.1f}s  model: {backend.model_info()}")
-        import vllm
-
-        engine = backend._llm
-        conversations = [[{"role": m.role, "content": m.content} for m in p.messages]
-                         for p in prompts]
-        bare_params = vllm.SamplingParams(n=params.n, temperature=params.temperature,
-                                          top_p=params.top_p, max_tokens=params.max_tokens,
-                                          seed=params.seed)
         begin = time.perf_counter()
         backend.generate(prompts[:1], SamplingParams(max_tokens=2))  # warm-up, not measured
         print(f"warm-up: {time.perf_counter() - begin:.1f}s")
-        timings: dict[str, list[float]] = {"backend": [], "bare": []}
-        tokens: dict[str, int] = {"backend": 0, "bare": 0}
-        for index in range(args.rounds * 2):
-            side = "backend" if index % 4 in (0, 3) else "bare"
-            begin = time.perf_counter()
-            if side == "backend":
-                out = backend.generate(prompts, params)
-                count = sum(o.tokens for outs in out for o in outs)
-            else:
-                raw = engine.chat(conversations, sampling_params=bare_params, use_tqdm=False)
-                count = sum(len(c.token_ids) for r in raw for c in r.outputs)
-            timings[side].append(time.perf_counter() - begin)
-            tokens[side] += count
-            print(f"round {index}: {side:8s} {timings[side][-1]:7.2f}s {count:6d} tokens")
+        timings, tokens = measure(backend, prompts, params, args.rounds)
     for side in ("bare", "backend"):
         total = sum(timings[side])
         print(f"{side:8s}: {total:7.2f}s {tokens[side]} tokens ({tokens[side] / total:6.1f} tok/s)")
@@ -85,6 +64,33 @@ def main() -> None:
     print(f"prompts={args.prompts} n={args.n} max_tokens={args.max_tokens}: "
           f"backend/bare wall ratio = {ratio:.3f}")
 
+
+def measure(backend: VllmBackend, prompts: list[Prompt], params: SamplingParams,
+            rounds: int) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """A B B A ...: the backend, then vLLM's own ``LLM.chat`` on the same engine."""
+    import vllm
+
+    engine = backend._llm
+    conversations = [[{"role": m.role, "content": m.content} for m in p.messages]
+                     for p in prompts]
+    bare_params = vllm.SamplingParams(n=params.n, temperature=params.temperature,
+                                      top_p=params.top_p, max_tokens=params.max_tokens,
+                                      seed=params.seed)
+    timings: dict[str, list[float]] = {"backend": [], "bare": []}
+    tokens: dict[str, int] = {"backend": 0, "bare": 0}
+    for index in range(rounds * 2):
+        side = "backend" if index % 4 in (0, 3) else "bare"
+        begin = time.perf_counter()
+        if side == "backend":
+            out = backend.generate(prompts, params)
+            count = sum(o.tokens for outs in out for o in outs)
+        else:
+            raw = engine.chat(conversations, sampling_params=bare_params, use_tqdm=False)
+            count = sum(len(c.token_ids) for r in raw for c in r.outputs)
+        timings[side].append(time.perf_counter() - begin)
+        tokens[side] += count
+        print(f"round {index}: {side:8s} {timings[side][-1]:7.2f}s {count:6d} tokens")
+    return timings, tokens
 
 if __name__ == "__main__":
     main()
