@@ -54,7 +54,7 @@ def main() -> None:
     with backend:
         print(f"load: {time.perf_counter() - start:.1f}s  model: {backend.model_info()}")
         begin = time.perf_counter()
-        backend.generate(prompts[:1], SamplingParams(max_tokens=2))  # warm-up, not measured
+        backend.generate(prompts, SamplingParams(max_tokens=1))  # warm-up + prefix cache
         print(f"warm-up: {time.perf_counter() - begin:.1f}s")
         timings, tokens = measure(backend, prompts, params, args.rounds)
     for side in ("bare", "backend"):
