@@ -57,6 +57,12 @@ def _interval(mean: pd.Series, sd: pd.Series, m: pd.Series) -> tuple[pd.Series, 
     return (mean - half).clip(lower=0.0), (mean + half).clip(upper=1.0)
 
 
+def _dates(values: pd.Series) -> pd.Series:
+    """DuckDB DATE columns arrive as timestamps: back to ``datetime.date`` (None if missing)."""
+    return pd.Series([None if pd.isna(v) else pd.Timestamp(v).date() for v in values],
+                     index=values.index, dtype=object)
+
+
 def _rank(frame: pd.DataFrame, score: str) -> pd.Series:
     clean = frame[score].where(~frame["contaminated"])
     return clean.rank(ascending=False, method="min").astype("Int64")
@@ -72,23 +78,23 @@ def family_table(con: Connection, score_names: Sequence[str]) -> pd.DataFrame:
         SELECT {_META_SQL}, s.score_name, s.k, s.pass_at_k, s.ci_low, s.ci_high
         FROM scores s JOIN runs r USING (run_id) JOIN models m USING (model_id)
         WHERE s.score_name IN ({marks})""", score_names)
-    index = ["run_id", "model", "published", *META_COLUMNS]
+    index = ["model", "published", *META_COLUMNS, "run_id"]
     columns: list[str] = []
     for name in score_names:
         for k in sorted(long.loc[long["score_name"] == name, "k"].unique()):
             columns += [f"{name} pass@{k}", f"{name} pass@{k} low", f"{name} pass@{k} high"]
     if long.empty:
-        return pd.DataFrame(columns=index + columns)
+        return pd.DataFrame(columns=index[:1] + columns + index[1:])
     long["label"] = long["score_name"] + " pass@" + long["k"].astype(str)
     values = long.pivot_table(index="run_id", columns="label", values=["pass_at_k", "ci_low",
                                                                        "ci_high"])
-    wide = long.drop_duplicates("run_id").set_index("run_id")[index[1:]]
+    wide = long.drop_duplicates("run_id").set_index("run_id")[index[:-1]]
     for label in long["label"].unique():
         wide[label] = values[("pass_at_k", label)]
         wide[label + " low"] = values[("ci_low", label)]
         wide[label + " high"] = values[("ci_high", label)]
     key = [c for c in (f"{n} pass@1" for n in reversed(score_names)) if c in wide.columns]
-    wide = wide.reset_index()[index + columns]
+    wide = wide.reset_index()[index[:1] + columns + index[1:]]
     return wide.sort_values(key + ["model", "run_id"], ascending=[False] * len(key) + [True, True],
                             na_position="last", ignore_index=True)
 
@@ -130,8 +136,9 @@ def window_table(con: Connection, window: DateWindow, *, show_contaminated: bool
     sums["rank"] = _rank(sums, "pass@1")
     if not show_contaminated:
         sums = sums[~sums["contaminated"]]
-    columns = ["rank", "model", "run_id", "model_id", "published", "cutoff", "cutoff_source",
-               "contaminated", "problems", *score_columns, *META_COLUMNS]
+    sums["cutoff"] = _dates(sums["cutoff"])
+    columns = ["rank", "model", *score_columns, "problems", "contaminated", "cutoff",
+               "cutoff_source", "published", *META_COLUMNS, "run_id", "model_id"]
     return sums.sort_values(["rank", "pass@1", "model", "run_id"],
                             ascending=[True, False, True, True], na_position="last",
                             ignore_index=True)[columns]
@@ -175,8 +182,8 @@ def average_table(con: Connection, window: DateWindow, *,
     out["rank"] = _rank(out, "average")
     if not show_contaminated:
         out = out[~out["contaminated"]]
-    columns = ["rank", "model", "model_id", "average", "average low", "average high",
-               *AVERAGE_OF, "contaminated", "cutoff", *META_COLUMNS[:-1]]
+    columns = ["rank", "model", "average", "average low", "average high", *AVERAGE_OF,
+               "contaminated", "cutoff", *META_COLUMNS[:-1], "model_id"]
     return out.sort_values(["rank", "average", "model"], ascending=[True, False, True],
                            na_position="last", ignore_index=True)[columns]
 
@@ -222,6 +229,8 @@ def window_curve(con: Connection, starts: Sequence[date], end: date, *,
         FROM sums JOIN runs r USING (run_id) JOIN models m USING (model_id)
         ORDER BY sums.window_start, model, r.run_id
     """, [list(starts), end, score_name])
+    frame["window_start"] = _dates(frame["window_start"])
+    frame["cutoff"] = _dates(frame["cutoff"])
     if not show_contaminated:
         frame = frame[~frame["contaminated"]].reset_index(drop=True)
     return frame
