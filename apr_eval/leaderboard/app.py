@@ -25,21 +25,21 @@ from apr_eval.leaderboard.published import CUTOFF_SOURCE
 from apr_eval.settings import load_settings
 
 QUERIES: dict[str, Any] = {
-    "family": lambda con, names: q.family_table(con, names),
+    "family": q.family_table,
     "window": lambda con, s, e, show: q.window_table(con, q.DateWindow(s, e),
                                                      show_contaminated=show),
     "average": lambda con, s, e, show: q.average_table(con, q.DateWindow(s, e),
                                                        show_contaminated=show),
-    "months": lambda con: q.month_starts(con),
+    "months": q.month_starts,
     "curve": lambda con, starts, e, show: q.window_curve(con, starts, e, show_contaminated=show),
-    "base_models": lambda con: q.base_models(con),
-    "quantization": lambda con, base, score: q.quantization_table(con, base, score),
-    "runs": lambda con: rq.runs_table(con),
-    "score_names": lambda con, runs: rq.score_names(con, runs),
-    "outcomes": lambda con, run, score: rq.problem_outcomes(con, run, score),
-    "samples": lambda con, run, pid: rq.problem_samples(con, run, pid),
-    "compare": lambda con, a, b, score: rq.compare_runs(con, a, b, score),
-    "flipped": lambda con, a, b, score: rq.flipped_problems(con, a, b, score),
+    "base_models": q.base_models,
+    "quantization": q.quantization_table,
+    "runs": rq.runs_table,
+    "score_names": rq.score_names,
+    "outcomes": rq.problem_outcomes,
+    "samples": rq.problem_samples,
+    "compare": rq.compare_runs,
+    "flipped": rq.flipped_problems,
 }
 PERCENT_SUFFIXES = ("pass@1", "pass@5", "pass@10", "pass@100", "low", "high", "average",
                     "humaneval+", "mbpp+", "livecodebench")
@@ -63,7 +63,7 @@ def fetch(db: Path, name: str, *args: Any) -> Any:
     last = st.session_state.setdefault("last_results", {})
     try:
         result = _run_query(str(db), store.signature(db), name, args)
-    except store.StoreBusy:
+    except store.StoreBusyError:
         if (name, args) not in last:
             raise
         st.session_state["stale"] = True

@@ -40,7 +40,8 @@ def model_id(model: ModelInfo) -> str:
     """A model's identity: its file hash, else name + quantization + bits."""
     if model.sha256:
         return model.sha256
-    return "|".join([model.name, model.quantization, "" if model.bits is None else f"{model.bits:g}"])
+    bits = "" if model.bits is None else f"{model.bits:g}"
+    return "|".join([model.name, model.quantization, bits])
 
 
 def comparability_key(manifest: RunManifest) -> str:
@@ -248,7 +249,7 @@ def _known_fingerprints(db_path: Path) -> dict[str, str]:
         with store.reader(db_path) as con:
             con.execute("SELECT run_id, fingerprint FROM runs WHERE NOT published")
             return dict(con.fetchall())
-    except (SchemaError, store.StoreBusy):
+    except (SchemaError, store.StoreBusyError):
         return {}  # an older schema: the writer migrates it and re-ingests everything
 
 

@@ -25,8 +25,7 @@ import pandas as pd
 
 from apr_eval.errors import DataError
 from apr_eval.leaderboard import store
-from apr_eval.leaderboard.ingest import delete_run, insert_frame, upsert_model, write_problems
-from apr_eval.leaderboard.migrations import Connection
+from apr_eval.leaderboard.ingest import RUN_TABLES, insert_frame, write_problems
 
 BENCHMARK = "livecodebench"
 VERSION = "release_v6"
@@ -87,33 +86,33 @@ def _wald(values: np.ndarray) -> tuple[float, float]:
     return max(0.0, mean - half), min(1.0, mean + half)
 
 
-def _write_model(con: Connection, board: PublishedLeaderboard, model: dict[str, Any],
-                 source: str) -> int:
-    run_id = RUN_PREFIX + model["model"]
-    rows = board.results[board.results["model"] == model["model"]]
-    delete_run(con, run_id)
-    upsert_model(con, {
-        "model_id": run_id, "name": model["model"], "path": model["link"], "sha256": "",
-        "quantization": "", "bits": None, "parameters": None, "architecture": model["style"],
-        "base_model": "", "lineage": "", "cutoff": model["release_date"],
-        "cutoff_source": CUTOFF_SOURCE, "published": True,
-    })
-    insert_frame(con, "runs", pd.DataFrame([{
-        "run_id": run_id, "model_id": run_id, "benchmark": BENCHMARK,
-        "benchmark_version": VERSION, "data_hash": board.sha256, "status": "published",
-        "published": True, "source": source, "fingerprint": board.sha256[:16],
-        "ingested_at": datetime.now(UTC), "config": json.dumps({"published": source}),
-    }]))
-    values = rows["pass_at_1"].to_numpy()
-    low, high = _wald(values)
-    insert_frame(con, "scores", pd.DataFrame([{
-        "run_id": run_id, "score_name": BENCHMARK, "k": 1, "pass_at_k": float(values.mean()),
-        "ci_low": low, "ci_high": high, "problems": len(values), "samples": None,
-        "excluded": 0}]))
-    insert_frame(con, "problem_results", pd.DataFrame({
-        "run_id": run_id, "score_name": BENCHMARK, "problem_id": rows["problem_id"],
-        "pass_at_1": rows["pass_at_1"]}))
-    return len(rows)
+def _frames(board: PublishedLeaderboard, source: str) -> dict[str, pd.DataFrame]:
+    """models, runs, scores and problem_results rows for every published model."""
+    models = board.models.assign(run_id=RUN_PREFIX + board.models["model"])
+    now = datetime.now(UTC)
+    results = board.results.assign(run_id=RUN_PREFIX + board.results["model"])
+    stats = [(float(g["pass_at_1"].mean()), *_wald(g["pass_at_1"].to_numpy()), len(g))
+             for _, g in results.groupby("run_id", sort=False)]
+    means = pd.DataFrame(stats, columns=["pass_at_k", "ci_low", "ci_high", "problems"],
+                         index=results["run_id"].unique())
+    return {
+        "models": pd.DataFrame({
+            "model_id": models["run_id"], "name": models["model"], "path": models["link"],
+            "sha256": "", "quantization": "", "bits": None, "parameters": None,
+            "architecture": models["style"], "base_model": "", "lineage": "",
+            "cutoff": models["release_date"], "cutoff_source": CUTOFF_SOURCE,
+            "published": True}),
+        "runs": pd.DataFrame({
+            "run_id": models["run_id"], "model_id": models["run_id"], "benchmark": BENCHMARK,
+            "benchmark_version": VERSION, "data_hash": board.sha256, "status": "published",
+            "published": True, "source": source, "fingerprint": board.sha256[:16],
+            "ingested_at": now, "config": json.dumps({"published": source})}),
+        "scores": means.rename_axis("run_id").reset_index().assign(
+            score_name=BENCHMARK, k=1, samples=None, excluded=0),
+        "problem_results": pd.DataFrame({
+            "run_id": results["run_id"], "score_name": BENCHMARK,
+            "problem_id": results["problem_id"], "pass_at_1": results["pass_at_1"]}),
+    }
 
 
 def import_published(db_path: Path, path: Path) -> ImportReport:
@@ -122,12 +121,18 @@ def import_published(db_path: Path, path: Path) -> ImportReport:
     problems = (board.results.drop_duplicates("problem_id")
                 [["problem_id", "release_date", "difficulty", "platform"]]
                 .assign(benchmark=BENCHMARK, version=VERSION))
-    rows = 0
+    frames = _frames(board, str(path.resolve()))
     with store.writer(db_path) as con:
         write_problems(con, problems)
-        for model in board.models.to_dict("records"):
-            rows += _write_model(con, board, model, str(path.resolve()))
-    return ImportReport(models=len(board.models), problems=len(problems), rows=rows)
+        con.register("new_runs", frames["runs"][["run_id"]])
+        for table in RUN_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM new_runs)")
+        con.execute("DELETE FROM models WHERE model_id IN (SELECT run_id FROM new_runs)")
+        con.unregister("new_runs")
+        for table, frame in frames.items():
+            insert_frame(con, table, frame)
+    return ImportReport(models=len(board.models), problems=len(problems),
+                        rows=len(frames["problem_results"]))
 
 
 def import_problems(db_path: Path, path: Path) -> int:

@@ -95,7 +95,8 @@ def family_table(con: Connection, score_names: Sequence[str]) -> pd.DataFrame:
         wide[label + " high"] = values[("ci_high", label)]
     key = [c for c in (f"{n} pass@1" for n in reversed(score_names)) if c in wide.columns]
     wide = wide.reset_index()[index[:1] + columns + index[1:]]
-    return wide.sort_values(key + ["model", "run_id"], ascending=[False] * len(key) + [True, True],
+    return wide.sort_values([*key, "model", "run_id"],
+                            ascending=[False] * len(key) + [True, True],
                             na_position="last", ignore_index=True)
 
 

@@ -25,11 +25,11 @@ from apr_eval.errors import AprEvalError, DataError, UsageError
 from apr_eval.leaderboard.migrations import Connection, applied, check, migrate
 
 
-class StoreMissing(UsageError):
+class StoreMissingError(UsageError):
     """There is no results database at the given path."""
 
 
-class StoreBusy(AprEvalError):
+class StoreBusyError(AprEvalError):
     """Another program holds the database file open for writing."""
 
     exit_code = 5
@@ -54,14 +54,17 @@ def signature(db_path: Path) -> tuple[int, int, int]:
 
 @contextlib.contextmanager
 def reader(db_path: Path) -> Iterator[Connection]:
-    """A read-only connection, closed on exit. Raises StoreMissing / StoreBusy / SchemaError."""
+    """A read-only connection, closed on exit.
+
+    Raises StoreMissingError, StoreBusyError, SchemaError or DataError (one line each).
+    """
     if not db_path.exists():
-        raise StoreMissing(missing_message(db_path))
+        raise StoreMissingError(missing_message(db_path))
     try:
         con = duckdb.connect(str(db_path), read_only=True)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise StoreBusy(f"{db_path} is being written by another program; try again "
+            raise StoreBusyError(f"{db_path} is being written by another program; try again "
                             "in a moment") from None
         raise DataError(f"{db_path}: cannot open as a DuckDB database ({exc})") from None
     except duckdb.Error as exc:
