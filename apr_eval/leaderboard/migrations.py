@@ -87,9 +87,10 @@ def _problem_results(con: Connection) -> None:
             run_id VARCHAR NOT NULL, score_name VARCHAR NOT NULL, problem_id VARCHAR NOT NULL,
             n INTEGER, c INTEGER, {ks})
     """)
-    con.execute("SELECT DISTINCT run_id, score_name FROM scores ORDER BY ALL")
-    for run_id, score_name in con.fetchall():
-        refresh_problem_results(con, run_id, [score_name])
+    con.execute("SELECT run_id, list(DISTINCT score_name ORDER BY score_name) FROM scores "
+                "GROUP BY run_id ORDER BY run_id")
+    for run_id, score_names in con.fetchall():
+        refresh_problem_results(con, run_id, list(score_names))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
