@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -63,14 +64,15 @@ def write_run(root: Path, run_id: str, model: ModelInfo, benchmark: str,
         model=model, created_at=created_at, harness_version="0.1.0", backend="fake",
         sampling=SamplingParams(n=n, temperature=0.8 if n > 1 else 0.0),
         prompt_style="completion", problems=tuple(samples), extra=dict(extra or {})))
-    run.append_completions(
-        Completion(run_id=run_id, problem_id=pid, sample_index=i, raw=f"raw {pid} {i}",
-                   code=f"def f():\n    return '{run_id} {pid} {i}'\n")
-        for pid, items in samples.items() for i in range(len(items)))
+    # The RunDir line formats, written in bulk (RunDir's own appends fsync every line).
+    with run.open_append(rundir.COMPLETIONS) as f:
+        f.writelines(json.dumps(rundir.completion_to_json(Completion(
+            run_id=run_id, problem_id=pid, sample_index=i, raw=f"raw {pid} {i}",
+            code=f"def f():\n    return '{run_id} {pid} {i}'\n"))) + "\n"
+            for pid, items in samples.items() for i in range(len(items)))
     with run.open_append(rundir.EXECUTIONS) as f:
-        for pid, items in samples.items():
-            for i, sample in enumerate(items):
-                rundir.append_execution(f, _execution(pid, i, sample))
+        f.writelines(json.dumps(rundir.execution_to_json(_execution(pid, i, sample))) + "\n"
+                     for pid, items in samples.items() for i, sample in enumerate(items))
     run.write_scores(known_scores(run_id, samples, score_names or [benchmark]))
     return run.path
 
