@@ -34,29 +34,34 @@ def test_empty_database_gets_every_migration(tmp_path: Path) -> None:
     con.close()
 
 
-def _previous_schema_copy(current: Path, old: Path) -> None:
-    """A database at schema SCHEMA_VERSION - 1 holding the same runs as ``current``."""
+def _older_copy(current: Path, old: Path, version: int) -> None:
+    """A database at schema ``version`` holding the same runs as ``current``."""
     con = duckdb.connect(str(old))
-    migrate(con, upto=SCHEMA_VERSION - 1)
+    migrate(con, upto=version)
     con.execute(f"ATTACH '{current}' AS cur (READ_ONLY)")
     for table in OLD_TABLES:
         con.execute(f"INSERT INTO {table} SELECT * FROM cur.{table}")
+    if version >= 2:  # per-problem results exist, without their release dates (0003)
+        con.execute("INSERT INTO problem_results "
+                    "SELECT * EXCLUDE (release_date) FROM cur.problem_results")
     con.execute("DETACH cur")
     con.close()
 
 
-def test_previous_schema_is_migrated_and_backfilled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_older_schema_is_migrated_and_backfilled(tmp_path: Path, version: int) -> None:
     fixture_results(tmp_path / "results")
     current, old = tmp_path / "current.duckdb", tmp_path / "old.duckdb"
     ingest.rebuild(current, tmp_path / "results")
-    _previous_schema_copy(current, old)
+    _older_copy(current, old, version)
     with pytest.raises(SchemaError, match="older than this apr-eval's"), store.reader(old):
         pass
     assert store.ensure(old) == SCHEMA_VERSION
     query = "SELECT * FROM problem_results ORDER BY run_id, score_name, problem_id"
     with store.reader(current) as a, store.reader(old) as b:
         expected = a.execute(query).fetchall()
-        assert len(expected) > 0
+        assert len(expected) == 32
+        assert sum(r[-1] is not None for r in expected) == 8  # the LCB rows have dates
         assert b.execute(query).fetchall() == expected
 
 

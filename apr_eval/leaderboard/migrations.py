@@ -93,9 +93,16 @@ def _problem_results(con: Connection) -> None:
         refresh_problem_results(con, run_id, list(score_names))
 
 
+def _problem_release_dates(con: Connection) -> None:
+    """Each per-problem row carries its problem's release date: window scores scan one table."""
+    con.execute("ALTER TABLE problem_results ADD COLUMN release_date DATE")
+    refresh_release_dates(con)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _initial),
     Migration("0002_problem_results", _problem_results),
+    Migration("0003_problem_release_dates", _problem_release_dates),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -106,7 +113,7 @@ def refresh_problem_results(con: Connection, run_id: str, score_names: list[str]
     ks = ",\n".join(_PASS_AT_K_SQL.format(k=k) for k in PER_PROBLEM_KS if k > 1)
     for score_name in score_names:
         con.execute(f"""
-            INSERT INTO problem_results
+            INSERT INTO problem_results BY NAME
             WITH counted AS (
                 SELECT e.run_id, s.score_name, e.problem_id, count(*)::INTEGER AS n,
                        count_if({PASSED_SQL})::INTEGER AS c
@@ -115,6 +122,20 @@ def refresh_problem_results(con: Connection, run_id: str, score_names: list[str]
             SELECT run_id, score_name, problem_id, n, c, c / n AS pass_at_1, {ks}
             FROM counted
         """, [score_name, run_id])
+
+
+def refresh_release_dates(con: Connection) -> None:
+    """Copy problems' release dates onto per-problem results (run at the end of every write).
+
+    A problem's date may arrive after its runs (e.g. LiveCodeBench's leaderboard imported
+    later); versions of a benchmark share problem ids, so the earliest known date counts.
+    """
+    con.execute("""
+        UPDATE problem_results p SET release_date = d.release_date
+        FROM (SELECT benchmark, problem_id, min(release_date) AS release_date FROM problems
+              GROUP BY ALL) d, runs r
+        WHERE p.run_id = r.run_id AND r.benchmark = d.benchmark AND p.problem_id = d.problem_id
+          AND p.release_date IS DISTINCT FROM d.release_date""")
 
 
 # ------------------------------------------------------------------ applying

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
 from apr_eval.leaderboard.migrations import PER_PROBLEM_KS, Connection
@@ -35,12 +34,6 @@ _META_SQL = """
     m.quantization, m.bits, m.parameters, m.base_model, r.comparability_key AS config,
     r.created_at
 """
-_DATED_SQL = """
-    dated AS (SELECT benchmark, problem_id, min(release_date) AS release_date
-              FROM problems WHERE release_date IS NOT NULL GROUP BY ALL)
-"""
-
-
 @dataclass(frozen=True)
 class DateWindow:
     start: date
@@ -52,141 +45,138 @@ def _frame(con: Connection, sql: str, params: Sequence[object] = ()) -> pd.DataF
     return frame
 
 
-def _interval(mean: pd.Series, sd: pd.Series, m: pd.Series) -> tuple[pd.Series, pd.Series]:
-    half = Z95 * sd / np.sqrt(m)
-    return (mean - half).clip(lower=0.0), (mean + half).clip(upper=1.0)
-
-
 def _dates(values: pd.Series) -> pd.Series:
     """DuckDB DATE columns arrive as timestamps: back to ``datetime.date`` (None if missing)."""
     return pd.Series([None if pd.isna(v) else pd.Timestamp(v).date() for v in values],
                      index=values.index, dtype=object)
 
 
-def _rank(frame: pd.DataFrame, score: str) -> pd.Series:
-    clean = frame[score].where(~frame["contaminated"])
-    return clean.rank(ascending=False, method="min").astype("Int64")
-
-
 # ------------------------------------------------------------------ tables
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def family_table(con: Connection, score_names: Sequence[str]) -> pd.DataFrame:
     """One row per run scored on any of ``score_names``: pass@k with intervals, wide."""
     marks = ", ".join("?" for _ in score_names)
-    long = _frame(con, f"""
-        SELECT {_META_SQL}, s.score_name, s.k, s.pass_at_k, s.ci_low, s.ci_high
+    found = con.execute(f"SELECT DISTINCT score_name, k FROM scores WHERE score_name IN "
+                        f"({marks})", list(score_names)).fetchall()
+    pairs = sorted(found, key=lambda p: (list(score_names).index(p[0]), p[1]))
+    columns, params = [], []
+    for name, k in pairs:
+        for suffix, col in (("", "pass_at_k"), (" low", "ci_low"), (" high", "ci_high")):
+            columns.append(f"max(s.{col}) FILTER (WHERE s.score_name = ? AND s.k = ?) AS "
+                           + _quoted(f"{name} pass@{k}{suffix}"))
+            params += [name, k]
+    keys = [_quoted(f"{n} pass@1") + " DESC NULLS LAST" for n in reversed(score_names)
+            if (n, 1) in found]
+    scores = "".join(c + ",\n" for c in columns)
+    return _frame(con, f"""
+        SELECT m.name AS model, {scores} any_value(r.published) AS published,
+               any_value(m.quantization) AS quantization, any_value(m.bits) AS bits,
+               any_value(m.parameters) AS parameters, any_value(m.base_model) AS base_model,
+               any_value(r.comparability_key) AS config, r.run_id
         FROM scores s JOIN runs r USING (run_id) JOIN models m USING (model_id)
-        WHERE s.score_name IN ({marks})""", score_names)
-    index = ["model", "published", *META_COLUMNS, "run_id"]
-    columns: list[str] = []
-    for name in score_names:
-        for k in sorted(long.loc[long["score_name"] == name, "k"].unique()):
-            columns += [f"{name} pass@{k}", f"{name} pass@{k} low", f"{name} pass@{k} high"]
-    if long.empty:
-        return pd.DataFrame(columns=index[:1] + columns + index[1:])
-    long["label"] = long["score_name"] + " pass@" + long["k"].astype(str)
-    values = long.pivot_table(index="run_id", columns="label", values=["pass_at_k", "ci_low",
-                                                                       "ci_high"])
-    wide = long.drop_duplicates("run_id").set_index("run_id")[index[:-1]]
-    for label in long["label"].unique():
-        wide[label] = values[("pass_at_k", label)]
-        wide[label + " low"] = values[("ci_low", label)]
-        wide[label + " high"] = values[("ci_high", label)]
-    key = [c for c in (f"{n} pass@1" for n in reversed(score_names)) if c in wide.columns]
-    wide = wide.reset_index()[index[:1] + columns + index[1:]]
-    return wide.sort_values([*key, "model", "run_id"],
-                            ascending=[False] * len(key) + [True, True],
-                            na_position="last", ignore_index=True)
+        WHERE s.score_name IN ({marks})
+        GROUP BY r.run_id, m.name
+        ORDER BY {"".join(k + ", " for k in keys)} model, r.run_id
+    """, [*params, *score_names])
 
 
-def _window_sums(con: Connection, window: DateWindow, score_name: str) -> pd.DataFrame:
+def _window_sql(score_columns: bool) -> str:
+    """Per run: problems in the window, pass@k mean and 95% interval, contamination.
+
+    Parameters: score name, window start, window end, window start (contamination).
+    """
     stats = ", ".join(f"count(pass_at_{k}) AS count_{k}, avg(pass_at_{k}) AS mean_{k}, "
                       f"stddev_samp(pass_at_{k}) AS sd_{k}" for k in PER_PROBLEM_KS)
-    return _frame(con, f"""
-        WITH {_DATED_SQL},
-        inwin AS (
-            SELECT p.* FROM problem_results p JOIN runs r USING (run_id)
-            JOIN dated d ON d.benchmark = r.benchmark AND d.problem_id = p.problem_id
-            WHERE p.score_name = ? AND d.release_date BETWEEN ? AND ?),
-        sums AS (SELECT run_id, count(*) AS problems, {stats} FROM inwin GROUP BY run_id)
-        SELECT {_META_SQL}, sums.* EXCLUDE (run_id)
-        FROM sums JOIN runs r USING (run_id) JOIN models m USING (model_id)
-    """, [score_name, window.start, window.end])
+    columns = ""
+    if score_columns:
+        for k in PER_PROBLEM_KS:
+            mean = f"CASE WHEN count_{k} = problems THEN mean_{k} END"
+            half = f"{Z95} * sd_{k} / sqrt(problems)"
+            columns += (f'{mean} AS "pass@{k}", greatest(0.0, {mean} - {half}) AS '
+                        f'"pass@{k} low", least(1.0, {mean} + {half}) AS "pass@{k} high", ')
+    return f"""
+        WITH sums AS (
+            SELECT run_id, count(*) AS problems, {stats} FROM problem_results
+            WHERE score_name = ? AND release_date BETWEEN ? AND ? GROUP BY run_id)
+        SELECT {columns} sums.*, r.run_id, m.model_id, m.name AS model, r.published,
+               m.cutoff, m.cutoff_source, m.quantization, m.bits, m.parameters,
+               m.base_model, r.comparability_key AS config, r.created_at,
+               coalesce(m.cutoff >= ?, false) AS contaminated
+        FROM sums JOIN runs r USING (run_id) JOIN models m USING (model_id)"""
 
 
 def window_table(con: Connection, window: DateWindow, *, show_contaminated: bool = False,
                  score_name: str = LCB) -> pd.DataFrame:
     """Scores recomputed over the problems released in ``window`` (LiveCodeBench by default).
 
-    pass@k appears for a run only when every problem in the window has at least k samples.
+    pass@k appears for a run only when every problem in the window has at least k samples
+    (and as a column only when some run has it).
     """
-    sums = _window_sums(con, window, score_name)
-    sums["contaminated"] = sums["cutoff"].notna() & (
-        pd.to_datetime(sums["cutoff"]) >= pd.Timestamp(window.start))
-    score_columns: list[str] = []
-    for k in PER_PROBLEM_KS:
-        full = sums[f"count_{k}"] == sums["problems"]
-        if k > 1 and not full.any():
-            continue
-        col = f"pass@{k}"
-        sums[col] = sums[f"mean_{k}"].where(full)
-        sums[col + " low"], sums[col + " high"] = _interval(sums[col], sums[f"sd_{k}"],
-                                                            sums["problems"])
-        score_columns += [col, col + " low", col + " high"]
-    sums["rank"] = _rank(sums, "pass@1")
-    if not show_contaminated:
-        sums = sums[~sums["contaminated"]]
-    sums["cutoff"] = _dates(sums["cutoff"])
-    columns = ["rank", "model", *score_columns, "problems", "contaminated", "cutoff",
-               "cutoff_source", "published", *META_COLUMNS, "run_id", "model_id"]
-    return sums.sort_values(["rank", "pass@1", "model", "run_id"],
-                            ascending=[True, False, True, True], na_position="last",
-                            ignore_index=True)[columns]
-
-
-def _latest_scores(con: Connection, score_names: Sequence[str]) -> pd.DataFrame:
-    marks = ", ".join("?" for _ in score_names)
-    return _frame(con, f"""
-        SELECT r.model_id, s.score_name, s.pass_at_k, s.ci_low, s.ci_high
-        FROM scores s JOIN runs r USING (run_id)
-        WHERE s.k = 1 AND s.score_name IN ({marks})
-        QUALIFY row_number() OVER (PARTITION BY r.model_id, s.score_name
-                                   ORDER BY r.created_at DESC NULLS LAST, r.run_id DESC) = 1
-    """, score_names)
+    score_columns = [f"pass@{k}{s}" for k in PER_PROBLEM_KS for s in ("", " low", " high")]
+    frame = _frame(con, f"""
+        WITH scored AS ({_window_sql(True)})
+        SELECT CASE WHEN NOT contaminated THEN
+                    rank() OVER (PARTITION BY contaminated ORDER BY "pass@1" DESC) END AS rank,
+               model, {", ".join(_quoted(c) for c in score_columns)}, problems, contaminated,
+               cutoff, cutoff_source, published, {", ".join(META_COLUMNS)}, run_id, model_id
+        FROM scored WHERE ? OR NOT contaminated
+        ORDER BY rank NULLS LAST, "pass@1" DESC, model, run_id
+    """, [score_name, window.start, window.end, window.start, show_contaminated])
+    empty = [c for k in PER_PROBLEM_KS[1:] if frame[f"pass@{k}"].isna().all()
+             for c in (f"pass@{k}", f"pass@{k} low", f"pass@{k} high")]
+    frame = frame.drop(columns=empty)
+    frame["rank"] = frame["rank"].astype("Int64")
+    frame["cutoff"] = _dates(frame["cutoff"])
+    return frame
 
 
 def average_table(con: Connection, window: DateWindow, *,
                   show_contaminated: bool = False) -> pd.DataFrame:
     """Mean pass@1 of HumanEval+, MBPP+ and LiveCodeBench (in the window), per model.
 
-    Only models with all three. The interval treats the three as independent:
-    se = sqrt(sum(se_i²)) / 3, each se_i read back from its 95% interval.
+    Only models with all three, each from the model's latest run. The interval treats the
+    three as independent: se = sqrt(sum(se_i²)) / 3, each se_i read back from its interval.
     """
-    fixed = _latest_scores(con, AVERAGE_OF[:-1])
-    lcb = window_table(con, window, show_contaminated=True)
-    lcb = lcb.sort_values("run_id").drop_duplicates("model_id", keep="last")
-    lcb_long = lcb.rename(columns={"pass@1": "pass_at_k", "pass@1 low": "ci_low",
-                                   "pass@1 high": "ci_high"}).assign(score_name=LCB)
-    long = pd.concat([fixed, lcb_long[fixed.columns]], ignore_index=True)
-    value = long.pivot_table(index="model_id", columns="score_name", values="pass_at_k")
-    se = (long.assign(se=(long["ci_high"] - long["ci_low"]) / (2 * Z95))
-          .pivot_table(index="model_id", columns="score_name", values="se"))
-    value = value.reindex(columns=list(AVERAGE_OF)).dropna()
-    out = value.reset_index().merge(lcb[["model_id", "model", "contaminated", "cutoff",
-                                         *META_COLUMNS[:-1]]], on="model_id")
-    out["average"] = value[list(AVERAGE_OF)].mean(axis=1).to_numpy()
-    half = Z95 * np.sqrt((se.reindex(index=value.index, columns=list(AVERAGE_OF)) ** 2)
-                         .sum(axis=1, min_count=len(AVERAGE_OF))) / len(AVERAGE_OF)
-    out["average low"] = (out["average"] - half.to_numpy()).clip(lower=0.0)
-    out["average high"] = (out["average"] + half.to_numpy()).clip(upper=1.0)
-    out["rank"] = _rank(out, "average")
-    if not show_contaminated:
-        out = out[~out["contaminated"]]
-    columns = ["rank", "model", "average", "average low", "average high", *AVERAGE_OF,
-               "contaminated", "cutoff", *META_COLUMNS[:-1], "model_id"]
-    return out.sort_values(["rank", "average", "model"], ascending=[True, False, True],
-                           na_position="last", ignore_index=True)[columns]
+    fixed = ", ".join(f"'{name}'" for name in AVERAGE_OF[:-1])
+    per = ", ".join(f"max(value) FILTER (WHERE score_name = '{name}') AS {_quoted(name)}"
+                    for name in AVERAGE_OF)
+    return _frame(con, f"""
+        WITH lcb AS ({_window_sql(False)}),
+        parts AS (
+            SELECT model_id, created_at, run_id, '{LCB}' AS score_name, mean_1 AS value,
+                   sd_1 / sqrt(problems) AS se FROM lcb
+            UNION ALL
+            SELECT r.model_id, r.created_at, r.run_id, s.score_name, s.pass_at_k,
+                   (s.ci_high - s.ci_low) / (2 * {Z95})
+            FROM scores s JOIN runs r USING (run_id)
+            WHERE s.k = 1 AND s.score_name IN ({fixed})),
+        latest AS (
+            SELECT * FROM parts QUALIFY row_number() OVER (PARTITION BY model_id, score_name
+                ORDER BY created_at DESC NULLS LAST, run_id DESC) = 1),
+        models_avg AS (
+            SELECT model_id, avg(value) AS average,
+                   {Z95} * sqrt(sum(se * se)) / {len(AVERAGE_OF)} AS half, {per}
+            FROM latest GROUP BY model_id HAVING count(*) = {len(AVERAGE_OF)}),
+        joined AS (
+            SELECT a.*, m.name AS model, coalesce(m.cutoff >= ?, false) AS contaminated,
+                   m.cutoff, m.quantization, m.bits, m.parameters, m.base_model
+            FROM models_avg a JOIN models m USING (model_id))
+        SELECT CASE WHEN NOT contaminated THEN
+                    rank() OVER (PARTITION BY contaminated ORDER BY average DESC) END AS rank,
+               model, average, greatest(0.0, average - half) AS "average low",
+               least(1.0, average + half) AS "average high",
+               {", ".join(_quoted(n) for n in AVERAGE_OF)}, contaminated, cutoff,
+               quantization, bits, parameters, base_model, model_id
+        FROM joined WHERE ? OR NOT contaminated
+        ORDER BY rank NULLS LAST, average DESC, model
+    """, [LCB, window.start, window.end, window.start, window.start,
+          show_contaminated]).astype({"rank": "Int64"}).assign(
+              cutoff=lambda f: _dates(f["cutoff"]))
 
 
 # ------------------------------------------------------------------ windows and plots
@@ -194,12 +184,10 @@ def average_table(con: Connection, window: DateWindow, *,
 
 def date_bounds(con: Connection, benchmark: str = LCB) -> DateWindow | None:
     """First and last release date among the benchmark's problems that have results."""
-    row = con.execute(f"""
-        WITH {_DATED_SQL}
-        SELECT min(d.release_date), max(d.release_date) FROM dated d
-        WHERE d.benchmark = ? AND d.problem_id IN (
-            SELECT p.problem_id FROM problem_results p JOIN runs r USING (run_id)
-            WHERE r.benchmark = ?)""", [benchmark, benchmark]).fetchone()
+    row = con.execute("""
+        SELECT min(p.release_date), max(p.release_date)
+        FROM problem_results p JOIN runs r USING (run_id) WHERE r.benchmark = ?""",
+                      [benchmark]).fetchone()
     return None if row is None or row[0] is None else DateWindow(row[0], row[1])
 
 
@@ -215,21 +203,31 @@ def month_starts(con: Connection, benchmark: str = LCB) -> list[date]:
 
 def window_curve(con: Connection, starts: Sequence[date], end: date, *,
                  show_contaminated: bool = False, score_name: str = LCB) -> pd.DataFrame:
-    """pass@1 of every run against the window start (window = [start, end])."""
-    frame = _frame(con, f"""
-        WITH {_DATED_SQL}, starts AS (SELECT unnest(?::DATE[]) AS window_start),
-        sums AS (
-            SELECT s.window_start, p.run_id, count(*) AS problems, avg(p.pass_at_1) AS "pass@1"
-            FROM starts s JOIN dated d ON d.release_date BETWEEN s.window_start AND ?
-            JOIN problem_results p ON p.problem_id = d.problem_id AND p.score_name = ?
-            JOIN runs r ON r.run_id = p.run_id AND r.benchmark = d.benchmark
-            GROUP BY ALL)
-        SELECT sums.window_start, m.name AS model, r.run_id, r.published, m.cutoff,
-               m.cutoff IS NOT NULL AND m.cutoff >= sums.window_start AS contaminated,
-               sums.problems, sums."pass@1"
-        FROM sums JOIN runs r USING (run_id) JOIN models m USING (model_id)
-        ORDER BY sums.window_start, model, r.run_id
-    """, [list(starts), end, score_name])
+    """pass@1 of every run against the window start (window = [start, end]).
+
+    Each problem goes to the latest start at or before its release date (an ASOF join); the
+    window from a start then sums its own bucket and every later one, so per-problem results
+    are read once whatever the number of starts.
+    """
+    frame = _frame(con, """
+        WITH starts AS (SELECT DISTINCT unnest(?::DATE[]) AS window_start),
+        sums AS (SELECT p.run_id, s.window_start, count(*) AS n, sum(p.pass_at_1) AS total
+                 FROM problem_results p ASOF JOIN starts s ON p.release_date >= s.window_start
+                 WHERE p.score_name = ? AND p.release_date <= ? GROUP BY ALL),
+        grid AS (SELECT DISTINCT run_id, s.window_start FROM sums, starts s),
+        cum AS (SELECT g.run_id, g.window_start,
+                       sum(coalesce(n, 0)) OVER w AS problems,
+                       sum(coalesce(total, 0)) OVER w AS total
+                FROM grid g LEFT JOIN sums USING (run_id, window_start)
+                WINDOW w AS (PARTITION BY g.run_id ORDER BY g.window_start DESC
+                             ROWS UNBOUNDED PRECEDING))
+        SELECT c.window_start, m.name AS model, r.run_id, r.published, m.cutoff,
+               m.cutoff IS NOT NULL AND m.cutoff >= c.window_start AS contaminated,
+               c.problems::BIGINT AS problems, c.total / c.problems AS "pass@1"
+        FROM cum c JOIN runs r USING (run_id) JOIN models m USING (model_id)
+        WHERE c.problems > 0
+        ORDER BY c.window_start, model, r.run_id
+    """, [list(starts), score_name, end])
     frame["window_start"] = _dates(frame["window_start"])
     frame["cutoff"] = _dates(frame["cutoff"])
     if not show_contaminated:

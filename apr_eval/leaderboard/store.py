@@ -16,13 +16,23 @@ import contextlib
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 
 from apr_eval.errors import AprEvalError, DataError, UsageError
-from apr_eval.leaderboard.migrations import Connection, applied, check, migrate
+from apr_eval.leaderboard.migrations import (
+    Connection,
+    applied,
+    check,
+    migrate,
+    refresh_release_dates,
+)
+
+T = TypeVar("T")
 
 
 class StoreMissingError(UsageError):
@@ -76,6 +86,54 @@ def reader(db_path: Path) -> Iterator[Connection]:
         con.close()
 
 
+class Reader:
+    """A long-lived reader for a server (the app): one connection per version of the file.
+
+    Opening a DuckDB file costs far more than a leaderboard query, so the connection is kept
+    and reopened only when a writer has replaced the file (its signature changed). Queries run
+    one at a time under a lock, each on its own cursor, so no cursor of an old connection can
+    outlive the reopen (DuckDB would hand the old file back to the new connection).
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._lock = threading.Lock()
+        self._stack: contextlib.ExitStack | None = None
+        self._con: Connection = None
+        self._version: tuple[int, int, int] | None = None
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(cursor, *args)`` on the current version of the file."""
+        with self._lock:
+            if not self.db_path.exists():
+                self.close_locked()
+                raise StoreMissingError(missing_message(self.db_path))
+            version = signature(self.db_path)
+            if version != self._version:
+                self.close_locked()
+                stack = contextlib.ExitStack()
+                self._con = stack.enter_context(reader(self.db_path))
+                self._stack, self._version = stack, version
+            cursor = self._con.cursor()
+            try:
+                return fn(cursor, *args)
+            finally:
+                cursor.close()
+
+    @property
+    def version(self) -> tuple[int, int, int] | None:
+        return self._version
+
+    def close_locked(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack, self._con, self._version = None, None, None
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_locked()
+
+
 def writer_active(db_path: Path) -> bool:
     """True while an ingest holds the writer lock (readers then show a notice)."""
     path = lock_path(db_path)
@@ -127,6 +185,7 @@ def writer(db_path: Path, *, fresh: bool = False) -> Iterator[Connection]:
             migrate(con, str(db_path))
             con.execute("BEGIN TRANSACTION")
             yield con
+            refresh_release_dates(con)
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         except BaseException:
