@@ -18,7 +18,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,11 +156,11 @@ def _cases(db: Path) -> dict[str, list[Callable[[Any], object]]]:
             c, windows[i % len(windows)], show_contaminated=bool(i % 2))),
         "average_table": each(lambda i: lambda c: q.average_table(c, windows[i % len(windows)])),
         "window_curve": each(lambda i: lambda c: q.window_curve(c, months, bounds.end)),
-        "month_starts": each(lambda i: lambda c: q.month_starts(c)),
-        "base_models": each(lambda i: lambda c: q.base_models(c)),
+        "month_starts": each(lambda i: q.month_starts),
+        "base_models": each(lambda i: q.base_models),
         "quantization_table": each(lambda i: lambda c: q.quantization_table(
             c, f"coder-{i}", "humaneval+")),
-        "runs_table": each(lambda i: lambda c: rq.runs_table(c)),
+        "runs_table": each(lambda i: rq.runs_table),
         "score_names": each(lambda i: lambda c: rq.score_names(c, list(pairs[i]))),
         "problem_outcomes": each(lambda i: lambda c: rq.problem_outcomes(
             c, ids[i], "livecodebench")),
@@ -174,10 +173,12 @@ def _cases(db: Path) -> dict[str, list[Callable[[Any], object]]]:
     }
 
 
-def _time(reader: store.Reader, fn: Callable[[Any], object]) -> float:
-    start = time.perf_counter()
+def _time(reader: store.Reader, fn: Callable[[Any], object]) -> tuple[float, float]:
+    """(wall, CPU) seconds. CPU time (all threads) is what the query costs on a machine that
+    is not shared; wall time also counts waiting for a core."""
+    start, cpu = time.perf_counter(), time.process_time()
     reader.run(fn)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def _cold_open(db: Path, repeat: int) -> list[float]:
@@ -210,23 +211,30 @@ def main() -> None:
     print(f"open a reader (once per file version): p50 {statistics.median(cold) * 1000:.1f} ms")
     cases = _cases(db)
     reader = store.Reader(db)  # what the app holds: one connection per file version
-    results: dict[str, list[float]] = {}
+    results: dict[str, list[tuple[float, float]]] = {}
     for name, fns in cases.items():
         _time(reader, fns[0])  # warm caches once
         results[name] = [_time(reader, fn) for _ in range(args.repeat) for fn in fns]
     reader.close()
-    base = statistics.median(results.pop("baseline: SELECT 1"))
+    base = statistics.median(w for w, _ in results.pop("baseline: SELECT 1"))
     print(f"baseline (SELECT 1 on the held reader): p50 {base * 1000:.2f} ms")
-    print(f"{'query':24} {'p50 ms':>8} {'p95 ms':>8} {'p95/target':>11} {'p50/baseline':>13}")
-    worst = 0.0
+    print(f"{'query':24} {'p50 ms':>7} {'p95 ms':>7} {'p95/target':>10} {'p50/base':>9} "
+          f"{'cpu p50':>8} {'cpu p95':>8}")
+    worst = worst_cpu = 0.0
     for name, times in results.items():
-        times.sort()
-        p50, p95 = statistics.median(times), times[int(0.95 * (len(times) - 1))]
-        worst = max(worst, p95)
-        print(f"{name:24} {p50 * 1000:8.1f} {p95 * 1000:8.1f} {p95 / TARGET_S:11.2f} "
-              f"{p50 / base:13.1f}")
-    print(f"worst p95 {worst * 1000:.1f} ms (target {TARGET_S * 1000:.0f} ms): "
-          f"{'OK' if worst <= TARGET_S else 'OVER'}")
+        wall = sorted(w for w, _ in times)
+        cpu = sorted(c for _, c in times)
+        p95, cpu95 = _p95(wall), _p95(cpu)
+        worst, worst_cpu = max(worst, p95), max(worst_cpu, cpu95)
+        print(f"{name:24} {statistics.median(wall) * 1000:7.1f} {p95 * 1000:7.1f} "
+              f"{p95 / TARGET_S:10.2f} {statistics.median(wall) / base:9.1f} "
+              f"{statistics.median(cpu) * 1000:8.1f} {cpu95 * 1000:8.1f}")
+    print(f"worst p95: wall {worst * 1000:.1f} ms, CPU {worst_cpu * 1000:.1f} ms "
+          f"(target {TARGET_S * 1000:.0f} ms): {'OK' if worst <= TARGET_S else 'OVER'}")
+
+
+def _p95(sorted_times: list[float]) -> float:
+    return sorted_times[round(0.95 * (len(sorted_times) - 1))]
 
 
 if __name__ == "__main__":

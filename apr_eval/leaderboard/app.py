@@ -52,10 +52,15 @@ def db_path() -> Path:
     return args.db if args.db is not None else load_settings().db_path
 
 
+@st.cache_resource
+def _reader(db: str) -> store.Reader:
+    """One held connection per database, reopened when a writer replaces the file."""
+    return store.Reader(Path(db))
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
 def _run_query(db: str, version: tuple[int, int, int], name: str, args: tuple) -> Any:
-    with store.reader(Path(db)) as con:
-        return QUERIES[name](con, *args)
+    return _reader(db).run(QUERIES[name], *args)
 
 
 def fetch(db: Path, name: str, *args: Any) -> Any:
@@ -154,7 +159,8 @@ def plots_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
     if window is not None:
         st.subheader("LiveCodeBench pass@1 against window start")
         curve = fetch(db, "curve", tuple(fetch(db, "months")), window[1], window[2])
-        chart = alt.Chart(percent(curve)).mark_line(point=True).encode(
+        curve = percent(curve).assign(window_start=lambda f: pd.to_datetime(f["window_start"]))
+        chart = alt.Chart(curve).mark_line(point=True).encode(
             x=alt.X("window_start:T", title="window start"),
             y=alt.Y("pass@1:Q", title="pass@1 (%)"), color="model:N",
             tooltip=["model", "window_start", "pass@1", "problems"])

@@ -47,8 +47,9 @@ def _frame(con: Connection, sql: str, params: Sequence[object] = ()) -> pd.DataF
 
 def _dates(values: pd.Series) -> pd.Series:
     """DuckDB DATE columns arrive as timestamps: back to ``datetime.date`` (None if missing)."""
-    return pd.Series([None if pd.isna(v) else pd.Timestamp(v).date() for v in values],
-                     index=values.index, dtype=object)
+    stamps = pd.to_datetime(values)
+    dates = pd.Series(stamps.dt.date, index=values.index, dtype=object)
+    return dates.where(stamps.notna(), None)
 
 
 # ------------------------------------------------------------------ tables
