@@ -41,6 +41,7 @@ QUERIES: dict[str, Any] = {
     "compare": rq.compare_runs,
     "flipped": rq.flipped_problems,
 }
+ROW_PX = 35
 PERCENT_SUFFIXES = ("pass@1", "pass@5", "pass@10", "pass@100", "low", "high", "average",
                     "humaneval+", "mbpp+", "livecodebench")
 
@@ -91,7 +92,9 @@ def table(frame: pd.DataFrame, key: str, hide: tuple[str, ...] = ("model_id",)) 
     config = {c: st.column_config.NumberColumn(c, format="%.1f")
               for c in shown.columns if str(c).endswith(PERCENT_SUFFIXES)}
     config["contaminated"] = st.column_config.CheckboxColumn("contaminated ⚠")
-    st.dataframe(shown, hide_index=True, column_config=config, key=key,
+    # Tall enough for every row (up to a screenful): a leaderboard is read top to bottom.
+    height = min(ROW_PX * (len(shown) + 1) + 3, 900)
+    st.dataframe(shown, hide_index=True, column_config=config, key=key, height=height,
                  use_container_width=True)
 
 

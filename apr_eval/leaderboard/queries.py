@@ -98,8 +98,10 @@ def _window_sql(score_columns: bool) -> str:
         for k in PER_PROBLEM_KS:
             mean = f"CASE WHEN count_{k} = problems THEN mean_{k} END"
             half = f"{Z95} * sd_{k} / sqrt(problems)"
-            columns += (f'{mean} AS "pass@{k}", greatest(0.0, {mean} - {half}) AS '
-                        f'"pass@{k} low", least(1.0, {mean} + {half}) AS "pass@{k} high", ')
+            low, high = f"greatest(0.0, {mean} - {half})", f"least(1.0, {mean} + {half})"
+            known = f"sd_{k} IS NOT NULL"  # one problem: no interval (greatest() skips NULL)
+            columns += (f'{mean} AS "pass@{k}", CASE WHEN {known} THEN {low} END AS '
+                        f'"pass@{k} low", CASE WHEN {known} THEN {high} END AS "pass@{k} high", ')
     return f"""
         WITH sums AS (
             SELECT run_id, count(*) AS problems, {stats} FROM problem_results
@@ -169,8 +171,11 @@ def average_table(con: Connection, window: DateWindow, *,
             FROM models_avg a JOIN models m USING (model_id))
         SELECT CASE WHEN NOT contaminated THEN
                     rank() OVER (PARTITION BY contaminated ORDER BY average DESC) END AS rank,
-               model, average, greatest(0.0, average - half) AS "average low",
-               least(1.0, average + half) AS "average high",
+               model, average,
+               CASE WHEN half IS NOT NULL THEN greatest(0.0, average - half) END
+                   AS "average low",
+               CASE WHEN half IS NOT NULL THEN least(1.0, average + half) END
+                   AS "average high",
                {", ".join(_quoted(n) for n in AVERAGE_OF)}, contaminated, cutoff,
                quantization, bits, parameters, base_model, model_id
         FROM joined WHERE ? OR NOT contaminated
