@@ -55,10 +55,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"streamlit exited with {proc.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return
+        with contextlib.suppress(OSError), \
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+            if r.read().strip() == b"ok":
+                return
         time.sleep(0.5)
     raise AssertionError("streamlit did not come up")
 
