@@ -42,6 +42,7 @@ QUERIES: dict[str, Any] = {
     "flipped": rq.flipped_problems,
 }
 ROW_PX = 35
+MIN_CURVE_PROBLEMS = 20
 PERCENT_SUFFIXES = ("pass@1", "pass@5", "pass@10", "pass@100", "low", "high", "average",
                     "humaneval+", "mbpp+", "livecodebench")
 
@@ -162,7 +163,10 @@ def plots_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
     if window is not None:
         st.subheader("LiveCodeBench pass@1 against window start")
         curve = fetch(db, "curve", tuple(fetch(db, "months")), window[1], window[2])
+        curve = curve[curve["problems"] >= MIN_CURVE_PROBLEMS]
         curve = percent(curve).assign(window_start=lambda f: pd.to_datetime(f["window_start"]))
+        st.caption(f"Each point: the window from that month to {window[1]}; points with fewer "
+                   f"than {MIN_CURVE_PROBLEMS} problems are left out.")
         chart = alt.Chart(curve).mark_line(point=True).encode(
             x=alt.X("window_start:T", title="window start"),
             y=alt.Y("pass@1:Q", title="pass@1 (%)"), color="model:N",
@@ -220,10 +224,19 @@ def compare_tab(db: Path) -> None:
     if len(runs) < 2:
         st.caption("Comparison needs two runs.")
         return
-    ids = list(runs["run_id"])
     left, right = st.columns(2)
-    a = left.selectbox("Run A", ids, index=0, key="cmp_a")
-    b = right.selectbox("Run B", ids, index=1, key="cmp_b")
+    a = left.selectbox("Run A", list(runs["run_id"]), index=0, key="cmp_a")
+    row = runs[runs["run_id"] == a].iloc[0]
+    # Runs of the same benchmark, those with A's exact settings (comparable) first.
+    same = runs[(runs["benchmark"] == row["benchmark"]) & (runs["run_id"] != a)]
+    same = same.assign(other=same["config"] != row["config"]).sort_values("other", kind="stable")
+    if same.empty:
+        st.caption(f"No other {row['benchmark']} run to compare {a} with.")
+        return
+    b = right.selectbox("Run B", list(same["run_id"]), index=0, key="cmp_b")
+    if same.loc[same["run_id"] == b, "other"].iloc[0]:
+        st.warning("These runs used different settings (prompt, sampling, data or sandbox): "
+                   "the delta mixes model and setup.")
     names = fetch(db, "score_names", (a, b))
     if not names:
         st.caption("These two runs share no score.")
