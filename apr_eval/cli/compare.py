@@ -7,45 +7,47 @@ comparability errors (raised as UsageError, turned into one line by the entrypoi
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from apr_eval.errors import UsageError
 from apr_eval.settings import load_settings
 
+if TYPE_CHECKING:
+    from apr_eval.harness.compare import Comparison
+
 FORMATS = ("table", "md", "json")
 
 
-def _print_table(comparison: object) -> None:
+def _print_table(c: Comparison) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from apr_eval.harness.compare import Comparison
-    from apr_eval.harness.compare_report import (
-        FLIP_HEADER,
-        SCORE_HEADER,
-        flip_rows,
-        score_row,
-        verdict_label,
-    )
+    from apr_eval.harness.compare_report import FLIP_HEADER, flip_rows, pct, pp, verdict_label
 
-    assert isinstance(comparison, Comparison)
-    c = comparison
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)
     if c.diffs:
         console.print("[bold red]WARNING: compared with --force although the runs differ: "
                       + "; ".join(str(d) for d in c.diffs) + "[/]", highlight=False)
     for note in c.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     table = Table(title=f"{c.benchmark}: B={c.run_b} ({c.model_b}) vs A={c.run_a} "
-                        f"({c.model_a}); regression = drop > {c.max_drop_pp:g} pp, "
-                        f"p < {c.alpha:g}")
-    for name in SCORE_HEADER:
-        table.add_column(name, justify="left" if name in ("score", "test", "verdict") else "right")
+                        f"({c.model_a})",
+                  caption=f"regression = drop > {c.max_drop_pp:g} pp with p < {c.alpha:g}")
+    for name in ("score", "problems", "A pass@1", "B pass@1", "Δ pp [95% CI]", "p (test)",
+                 "lost/gained", "verdict"):
+        table.add_column(name, justify="left" if name in ("score", "verdict") else "right")
     for s in c.scores:
-        style = "bold red" if s.regressed else ("green" if verdict_label(s) == "improved" else "")
-        table.add_row(*score_row(s), style=style)
+        label = verdict_label(s)
+        style = "bold red" if s.regressed else ("green" if label == "improved" else "")
+        d = s.delta
+        table.add_row(s.score, str(s.problems), pct(s.pass_a), pct(s.pass_b),
+                      f"{pp(d.estimate)} [{pp(d.low)}, {pp(d.high)}]",
+                      f"{s.test.p_value:.4g} ({s.test.name})",
+                      f"-{len(s.lost)}/+{len(s.gained)}", label, style=style)
     console.print(table)
     for s in c.scores:
         for title, flips in (("passed by A, failed by B", s.lost),
@@ -74,7 +76,7 @@ def _print_table(comparison: object) -> None:
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None,
               help="Where run ids are looked up (default: APR_EVAL_RESULTS or ./results).")
 @click.pass_context
-def compare(ctx: click.Context, run_a: str, run_b: str, fmt: str, max_drop: float,
+def compare(ctx: click.Context, *, run_a: str, run_b: str, fmt: str, max_drop: float,
             alpha: float, force: bool, resamples: int, seed: int,
             results_dir: Path | None) -> None:
     """Compare RUN_B against RUN_A (the reference).
@@ -111,7 +113,7 @@ def compare(ctx: click.Context, run_a: str, run_b: str, fmt: str, max_drop: floa
               help="Overrides the config's results_dir and APR_EVAL_RESULTS.")
 @click.option("--check", is_flag=True, help="Validate the config and list the matrix; run nothing.")
 @click.pass_context
-def nightly(ctx: click.Context, config_path: Path, results_dir: Path | None,
+def nightly(ctx: click.Context, *, config_path: Path, results_dir: Path | None,
             check: bool) -> None:
     """Run what is missing of a models x benchmarks matrix, compare, report; exit 1 on a
     regression."""
