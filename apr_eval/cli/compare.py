@@ -115,8 +115,11 @@ def compare(ctx: click.Context, *, run_a: str, run_b: str, fmt: str, max_drop: f
 @click.pass_context
 def nightly(ctx: click.Context, *, config_path: Path, results_dir: Path | None,
             check: bool) -> None:
-    """Run what is missing of a models x benchmarks matrix, compare, report; exit 1 on a
-    regression."""
+    """Run what is missing of a models x benchmarks matrix, compare, report.
+
+    Exit 0: no regression; 1: a comparison regressed; 2: bad config (before anything runs);
+    3: a cell could not run or be compared (see the report).
+    """
     from apr_eval.harness.nightly import load_config, run_nightly
 
     config = load_config(config_path, results_dir=results_dir,
@@ -127,4 +130,4 @@ def nightly(ctx: click.Context, *, config_path: Path, results_dir: Path | None,
         ctx.exit(0)
     outcome = run_nightly(config, echo=click.echo)
     click.echo(f"report: {outcome.report_path}")
-    ctx.exit(1 if outcome.regressed else 0)
+    ctx.exit(outcome.exit_code)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -214,6 +215,12 @@ def outcomes(executions: Iterable[Execution], score: str,
     return table
 
 
+def natural_key(problem_id: str) -> list[tuple[int, int | str]]:
+    """"HumanEval/2" before "HumanEval/10"."""
+    return [(0, int(part)) if part.isdigit() else (1, part)
+            for part in re.split(r"(\d+)", problem_id)]
+
+
 def _flip(pid: str, a: _Outcome, b: _Outcome) -> Flip:
     worse = b if b.passed * a.samples < a.passed * b.samples else a
     return Flip(pid, a.passed, a.samples, b.passed, b.samples, dict(worse.kinds))
@@ -222,7 +229,7 @@ def _flip(pid: str, a: _Outcome, b: _Outcome) -> Flip:
 def compare_score(score: str, a: Mapping[str, _Outcome], b: Mapping[str, _Outcome], *,
                   max_drop_pp: float, alpha: float, resamples: int,
                   seed: int) -> ScoreComparison:
-    pids = sorted(set(a) & set(b))
+    pids = sorted(set(a) & set(b), key=natural_key)
     if not pids:
         raise UsageError(f"{score}: the runs share no executed problem")
     fa = [a[p].passed / a[p].samples for p in pids]

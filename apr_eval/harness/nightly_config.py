@@ -123,6 +123,15 @@ def _resolve(defaults: Mapping[str, Any], bench: BenchEntry, model: ModelEntry) 
 # ------------------------------------------------------------------ validation helpers
 
 
+def place_error(path: Path, place: Place, message: str) -> ConfigError:
+    """A :class:`ConfigError` for ``place`` in the config file at ``path`` (with its line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    return _Checker(path, text).fail(place, message)
+
+
 class _Checker:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
