@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import re
 from collections.abc import Callable
@@ -51,6 +52,7 @@ class CellOutcome:
     baseline: str | None = None  # run id compared against
     comparison: Comparison | None = None
     message: str = ""
+    ingested: bool = False  # indexed in DuckDB (False: the store is not installed here)
 
     @property
     def failed(self) -> bool:
@@ -200,9 +202,26 @@ def _compare(cell: Cell, run: RunDir, config: NightlyConfig) -> tuple[RunDir | N
     return previous, "previous run of the same model and key"
 
 
+def ingest(run: RunDir, db_path: Path) -> bool:
+    """Index the run in DuckDB with the store's ``ingest_run`` (idempotent by run id);
+    False where the store is not installed in this checkout."""
+    for module_name in ("apr_eval.leaderboard.ingest", "apr_eval.leaderboard.store"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("apr_eval"):
+                continue
+            raise
+        ingest_run = getattr(module, "ingest_run", None)
+        if ingest_run is not None:
+            ingest_run(db_path, run.path)
+            return True
+    return False
+
+
 def run_cell(cell: Cell, config: NightlyConfig, *, cache_path: Path, echo: Echo,
              executor_factory: ExecutorFactory | None = None) -> CellOutcome:
-    from apr_eval.harness import pipeline, stages
+    from apr_eval.harness import pipeline
 
     fingerprint = model_fingerprint(cell, rerun=config.rerun, cache_path=cache_path)
     spec = cell_spec(cell, config.executor, fingerprint)
@@ -213,25 +232,25 @@ def run_cell(cell: Cell, config: NightlyConfig, *, cache_path: Path, echo: Echo,
     try:
         if is_complete(run):
             status = "up to date"
-            stages.ingest(run, db)
         else:
             status = "resumed" if run.exists() else "ran"
             factory = executor_factory or pipeline.open_executor
             executor = factory(config.executor)
-            pipeline.run_pipeline(spec, executor=executor,
-                                  results_dir=config.results_dir, db_path=db)
+            pipeline.run_pipeline(spec, executor=executor, results_dir=config.results_dir)
             if not is_complete(run):
                 return CellOutcome(name, bench, run.run_id, "failed",
                                    message="the run did not finish (samples without verdict)")
+        ingested = ingest(run, db)
         baseline, why = _compare(cell, run, config)
         if baseline is None:
-            return CellOutcome(name, bench, run.run_id, status, message=why)
+            return CellOutcome(name, bench, run.run_id, status, message=why, ingested=ingested)
         comparison = compare_runs(baseline, run, max_drop_pp=config.max_drop,
                                   alpha=config.alpha)
     except AprEvalError as exc:
         echo(f"{name} x {bench}: FAILED: {exc}")
         return CellOutcome(name, bench, run.run_id, "failed", message=str(exc))
-    return CellOutcome(name, bench, run.run_id, status, baseline.run_id, comparison, why)
+    return CellOutcome(name, bench, run.run_id, status, baseline.run_id, comparison, why,
+                       ingested)
 
 
 def run_nightly(config: NightlyConfig, *, echo: Echo = lambda _: None,
@@ -254,5 +273,7 @@ def run_nightly(config: NightlyConfig, *, echo: Echo = lambda _: None,
             echo(f"{cell.model.name} x {cell.benchmark.name}: {outcome.status}; "
                  f"{outcome.message}")
         outcomes.append(outcome)
+    if outcomes and not any(o.ingested for o in outcomes):
+        echo("database: not updated (the store is not installed in this checkout)")
     report = write_report(config, outcomes, now or datetime.now(UTC))
     return NightlyOutcome(tuple(outcomes), report)
