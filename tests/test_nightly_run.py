@@ -155,3 +155,39 @@ def test_model_fingerprint_follows_the_file_and_the_policy(tmp_path: Path) -> No
     day2 = model_fingerprint(cell, rerun="daily", cache_path=cache,
                              now=datetime(2026, 11, 25, 1, tzinfo=UTC))
     assert len({two, day1, day2}) == 3
+
+
+def test_failing_ingest_is_loud_but_loses_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from apr_eval.harness import nightly as nightly_module
+
+    def broken(run: object, db: Path) -> bool:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(nightly_module, "ingest", broken)
+    code, out = nightly(tmp_path, capsys, "n", [{"name": "m"}])
+    assert code == 3
+    assert "ingest into" in out and "RuntimeError: database is locked" in out
+    (run,) = (tmp_path / "results").glob("m-toyplus-*")
+    assert (run / "scores.json").exists()  # the run itself is complete and kept
+    report = (tmp_path / "results" / "nightly" / "latest.md").read_text()
+    assert "**FAILED** 1 cell(s): m x toyplus" in report
+
+
+def test_runs_are_ingested_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the DuckDB store installed, a rerun adds no duplicate rows."""
+    pytest.importorskip("apr_eval.leaderboard.ingest")
+    import duckdb
+
+    models = [{"name": "a", "revision": "1"}, {"name": "b", "bodies": {1: FAIL_BODY}}]
+    for _ in range(2):
+        code, out = nightly(tmp_path, capsys, "n", models)
+        assert code == 0, out
+    con = duckdb.connect(str(tmp_path / "results" / "apr-eval.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT run_id, count(*) FROM runs GROUP BY run_id").fetchall()
+    finally:
+        con.close()
+    assert sorted(n for _, n in rows) == [1, 1]
+    assert {r for r, _ in rows} == {p.name for p in (tmp_path / "results").glob("*-toyplus-*")}

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from apr_eval.core import PromptStyle, RunManifest
-from apr_eval.errors import AprEvalError
+from apr_eval.errors import AprEvalError, BackendError
 from apr_eval.harness.compare import Comparison, compare_runs, list_runs, resolve_run
 from apr_eval.harness.nightly_config import (
     Cell,
@@ -53,10 +53,11 @@ class CellOutcome:
     comparison: Comparison | None = None
     message: str = ""
     ingested: bool = False  # indexed in DuckDB (False: the store is not installed here)
+    ingest_error: str = ""
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status == "failed" or bool(self.ingest_error)
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,30 @@ def ingest(run: RunDir, db_path: Path) -> bool:
     return False
 
 
+def _ingest_safely(run: RunDir, db: Path) -> tuple[bool, str]:
+    """The store boundary: the run directory stays the source of truth whatever happens to
+    the index, so a failing ingest is reported (and fails the night) but stops nothing."""
+    try:
+        return ingest(run, db), ""
+    except Exception as exc:  # noqa: BLE001 - any store failure becomes one report line
+        return False, f"ingest into {db} failed: {type(exc).__name__}: {exc}"
+
+
+def _ensure_run(spec: RunSpec, run: RunDir, config: NightlyConfig,
+                factory: ExecutorFactory) -> str:
+    """Run or resume the cell's run unless it is finished; returns the status word."""
+    from apr_eval.harness import pipeline
+
+    if is_complete(run):
+        return "up to date"
+    status = "resumed" if run.exists() else "ran"
+    pipeline.run_pipeline(spec, executor=factory(config.executor),
+                          results_dir=config.results_dir)
+    if not is_complete(run):
+        raise BackendError("the run did not finish (samples without a verdict); rerun to retry")
+    return status
+
+
 def run_cell(cell: Cell, config: NightlyConfig, *, cache_path: Path, echo: Echo,
              executor_factory: ExecutorFactory | None = None) -> CellOutcome:
     from apr_eval.harness import pipeline
@@ -226,31 +251,23 @@ def run_cell(cell: Cell, config: NightlyConfig, *, cache_path: Path, echo: Echo,
     fingerprint = model_fingerprint(cell, rerun=config.rerun, cache_path=cache_path)
     spec = cell_spec(cell, config.executor, fingerprint)
     run = pipeline.run_dir_for(spec, config.results_dir)
-    db = config.results_dir / "apr-eval.duckdb"
     name, bench = cell.model.name, cell.benchmark.name
     echo(f"{name} x {bench}: run id {run.run_id}")
     try:
-        if is_complete(run):
-            status = "up to date"
-        else:
-            status = "resumed" if run.exists() else "ran"
-            factory = executor_factory or pipeline.open_executor
-            executor = factory(config.executor)
-            pipeline.run_pipeline(spec, executor=executor, results_dir=config.results_dir)
-            if not is_complete(run):
-                return CellOutcome(name, bench, run.run_id, "failed",
-                                   message="the run did not finish (samples without verdict)")
-        ingested = ingest(run, db)
+        status = _ensure_run(spec, run, config, executor_factory or pipeline.open_executor)
+        ingested, ingest_error = _ingest_safely(run, config.results_dir / "apr-eval.duckdb")
+        base = CellOutcome(name, bench, run.run_id, status, ingested=ingested,
+                           ingest_error=ingest_error)
         baseline, why = _compare(cell, run, config)
         if baseline is None:
-            return CellOutcome(name, bench, run.run_id, status, message=why, ingested=ingested)
+            return dataclasses.replace(base, message=why)
         comparison = compare_runs(baseline, run, max_drop_pp=config.max_drop,
                                   alpha=config.alpha)
     except AprEvalError as exc:
         echo(f"{name} x {bench}: FAILED: {exc}")
         return CellOutcome(name, bench, run.run_id, "failed", message=str(exc))
-    return CellOutcome(name, bench, run.run_id, status, baseline.run_id, comparison, why,
-                       ingested)
+    return dataclasses.replace(base, baseline=baseline.run_id, comparison=comparison,
+                               message=why)
 
 
 def run_nightly(config: NightlyConfig, *, echo: Echo = lambda _: None,
@@ -272,6 +289,8 @@ def run_nightly(config: NightlyConfig, *, echo: Echo = lambda _: None,
         else:
             echo(f"{cell.model.name} x {cell.benchmark.name}: {outcome.status}; "
                  f"{outcome.message}")
+        if outcome.ingest_error:
+            echo(f"{cell.model.name} x {cell.benchmark.name}: {outcome.ingest_error}")
         outcomes.append(outcome)
     if outcomes and not any(o.ingested for o in outcomes):
         echo("database: not updated (the store is not installed in this checkout)")

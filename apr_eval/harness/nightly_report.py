@@ -56,6 +56,9 @@ def render_report(config: NightlyConfig, outcomes: Sequence[CellOutcome], now: d
         lines.append("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ")
                                         for x in row) + " |")
     for c in outcomes:
+        if c.ingest_error:
+            lines += ["", f"**database:** {c.model} x {c.benchmark}: {c.ingest_error}"]
+    for c in outcomes:
         if c.comparison is not None:
             lines += ["", comparison_markdown(c.comparison, level=2).rstrip()]
     return "\n".join(lines) + "\n"
