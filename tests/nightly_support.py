@@ -189,13 +189,14 @@ def toml_str(s: str) -> str:
 def nightly_toml(results: Path, models: Sequence[Mapping[str, Any]], *, size: int = 20,
                  extra: str = "") -> str:
     """A nightly config over the toy benchmark. Each model: name, bodies (problem index ->
-    body; missing indices pass), optional revision / delay_s / baseline."""
+    body; missing indices pass), optional model (default: the name) / revision / delay_s /
+    baseline."""
     lines = [f"results_dir = {toml_str(str(results))}", 'executor = "toyexec"', extra,
              "[defaults]", 'prompt_style = "completion"', "[defaults.sampling]", "n = 1", "",
              "[[benchmarks]]", 'name = "toyplus"', f"options = {{ size = {size} }}", ""]
     for m in models:
         lines += ["[[models]]", f"name = {toml_str(m['name'])}", 'backend = "fake"',
-                  f"model = {toml_str(m['name'])}"]
+                  f"model = {toml_str(m.get('model', m['name']))}"]
         for key in ("revision", "baseline"):
             if key in m:
                 lines.append(f"{key} = {toml_str(m[key])}")

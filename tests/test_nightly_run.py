@@ -112,7 +112,9 @@ def test_rerun_recomputes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_named_baseline_and_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    models = [{"name": "ref"},
+    # The fake model's own name differs from the config name: `latest:ref` must find the run
+    # by the name the nightly config gave it.
+    models = [{"name": "ref", "model": "weights-v7"},
               {"name": "cand", "baseline": "latest:ref", "bodies": REGRESS},
               {"name": "fine", "baseline": "latest:ref", "bodies": {0: FAIL_BODY}}]
     code, out = nightly(tmp_path, capsys, "n", models)

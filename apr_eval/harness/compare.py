@@ -300,6 +300,16 @@ def list_runs(results_dir: Path) -> list[tuple[RunDir, RunManifest]]:
     return runs
 
 
+def model_names(manifest: RunManifest) -> set[str]:
+    """Names a run answers to in ``latest:NAME``: the model's own name and, for nightly runs,
+    the name the nightly config gave it."""
+    names = {manifest.model.name}
+    tag = manifest.extra.get("nightly")
+    if isinstance(tag, Mapping) and isinstance(tag.get("name"), str):
+        names.add(tag["name"])
+    return names
+
+
 def _resolve_latest(ref: str, results_dir: Path) -> RunDir:
     which, _, rest = ref.partition(":")
     runs = list_runs(results_dir)
@@ -308,9 +318,10 @@ def _resolve_latest(ref: str, results_dir: Path) -> RunDir:
     head, sep, tail = rest.rpartition(":")
     if sep and tail in benches:
         model, bench = head, tail
-    mine = [(r, m) for r, m in runs if m.model.name == model]
+    mine = [(r, m) for r, m in runs if model in model_names(m)]
     if not mine:
-        close = difflib.get_close_matches(model, sorted({m.model.name for _, m in runs}), n=1)
+        known = sorted({name for _, m in runs for name in model_names(m)})
+        close = difflib.get_close_matches(model, known, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise UsageError(f"{ref}: no run of model '{model}' under {results_dir}{hint}")
     if bench is None and len({m.benchmark for _, m in mine}) > 1:

@@ -244,6 +244,14 @@ def _ensure_run(spec: RunSpec, run: RunDir, config: NightlyConfig,
     return status
 
 
+def _tag(run: RunDir, name: str) -> None:
+    """Record the config's model name in the manifest so ``latest:NAME`` finds the run."""
+    manifest = run.manifest()
+    if manifest.extra.get("nightly") != {"name": name}:
+        run.write_manifest(dataclasses.replace(
+            manifest, extra={**manifest.extra, "nightly": {"name": name}}))
+
+
 def run_cell(cell: Cell, config: NightlyConfig, *, cache_path: Path, echo: Echo,
              executor_factory: ExecutorFactory | None = None) -> CellOutcome:
     from apr_eval.harness import pipeline
@@ -255,6 +263,7 @@ def run_cell(cell: Cell, config: NightlyConfig, *, cache_path: Path, echo: Echo,
     echo(f"{name} x {bench}: run id {run.run_id}")
     try:
         status = _ensure_run(spec, run, config, executor_factory or pipeline.open_executor)
+        _tag(run, name)
         ingested, ingest_error = _ingest_safely(run, config.results_dir / "apr-eval.duckdb")
         base = CellOutcome(name, bench, run.run_id, status, ingested=ingested,
                            ingest_error=ingest_error)

@@ -30,7 +30,8 @@ SAMPLING_KEYS = tuple(f.name for f in dataclasses.fields(SamplingParams))
 SANDBOX_KEYS = tuple(f.name for f in dataclasses.fields(SandboxLimits))
 STYLES = ("auto", "completion", "chat")
 RERUN = ("on-change", "daily")
-# Backends whose ``model`` is always a local file; any backend's path-looking model must exist.
+# Backends whose ``model`` with a "/" is a local path (else an alias); any backend's
+# ``*.gguf`` or ``./``-style model must exist.
 FILE_BACKENDS = ("llamacpp",)
 
 
@@ -244,8 +245,11 @@ def _bench(ck: _Checker, raw: Any, i: int, known: list[str]) -> BenchEntry:
 
 
 def _model_file(ck: _Checker, backend: str, model: str, place: Place) -> str:
-    looks_like_path = model.endswith(".gguf") or model.startswith(("/", "./", "../", "~"))
-    if backend not in FILE_BACKENDS and not looks_like_path:
+    """A path-looking model must exist (relative paths are read from the config's folder);
+    names and aliases (``qwen2.5-coder-0.5b``, ``hf:...``, a served name) pass through."""
+    looks_like_path = model.endswith(".gguf") or model.startswith(("/", "./", "../", "~")) \
+        or (backend in FILE_BACKENDS and "/" in model and not model.startswith("hf:"))
+    if not looks_like_path:
         return model
     path = Path(model).expanduser()
     if not path.is_absolute():
@@ -267,7 +271,8 @@ def _backend_options(ck: _Checker, entry: ModelEntry, place: Place) -> None:
     try:
         cls.from_options(entry.model, entry.options)
     except AprEvalError as exc:
-        raise ck.fail(place.child("options"), str(exc)) from None
+        about_options = entry.options and "option" in str(exc)
+        raise ck.fail(place.child("options" if about_options else "model"), str(exc)) from None
 
 
 def _model(ck: _Checker, raw: Any, i: int, backends: list[str],
