@@ -124,7 +124,8 @@ HE_DATA = Path("/work/shared/data/humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
 
 @pytest.mark.skipif(not (SAMPLES.exists() and HE_DATA.exists()), reason="shared data absent")
 def test_sanitize_equals_evalplus_on_real_model_outputs() -> None:
-    problems = {d["task_id"]: d for d in map(json.loads, gzip.open(HE_DATA))}
+    with gzip.open(HE_DATA) as f:
+        problems = {d["task_id"]: d for d in map(json.loads, f)}
     rows = [json.loads(line) for line in SAMPLES.open()][::10]
     for row in rows:
         p = problems[row["task_id"]]

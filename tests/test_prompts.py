@@ -96,7 +96,7 @@ def test_presets_are_data_files_and_user_files_load(tmp_path) -> None:
 
 
 def test_bad_presets_are_one_clear_error(tmp_path) -> None:
-    with pytest.raises(UsageError, match="unknown prompt preset 'nope'. Known: default"):
+    with pytest.raises(UsageError, match=r"unknown prompt preset 'nope'\. Known: default"):
         load_preset("nope")
     bad = tmp_path / "bad.json"
     bad.write_text("{}")

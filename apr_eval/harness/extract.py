@@ -89,9 +89,10 @@ def longest_valid_span(text: str) -> str:
                 return "\n".join(lines[span[0]: span[1] + 1])
             if _parses("\n".join(lines[i: j + 1])):
                 # evalplus keeps the shortest j reaching this count (no trailing blanks)
-                while j > i + 1 and not lines[j].strip():
-                    j -= 1
-                best, span = count, (i, j)
+                end = j
+                while end > i + 1 and not lines[end].strip():
+                    end -= 1
+                best, span = count, (i, end)
                 break
     return "\n".join(lines[span[0]: span[1] + 1])
 
