@@ -18,6 +18,7 @@ from apr_eval.harness.prompts import prefill_of
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 # About 2 s of ast.parse on this machine; only prose-heavy outputs ever reach it.
 _PARSE_BUDGET_LINES = 300_000
+_PYTHON = ("", "python", "py", "python3")
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[ \t]*$", re.MULTILINE)
 
 
@@ -35,19 +36,22 @@ def strip_reasoning(text: str) -> str:
 
 
 def fenced_blocks(text: str) -> list[str]:
-    """Bodies of markdown code blocks, in order; an unterminated last block counts."""
+    """Bodies of python (or untagged) markdown code blocks, in order. A fence with a language
+    tag always opens a block (a model repeating the opening fence); an unterminated last
+    block counts."""
     blocks: list[str] = []
-    marks = list(_FENCE.finditer(text))
-    i = 0
-    while i < len(marks):
-        lang = marks[i].group(1).lower()
-        start = marks[i].end() + 1
-        end_mark = marks[i + 1] if i + 1 < len(marks) else None
-        body = text[start: end_mark.start() if end_mark else len(text)]
-        if lang in ("", "python", "py", "python3"):
-            blocks.append(body)
-        i += 2
-    return blocks
+    open_at, open_lang = -1, ""
+    for mark in _FENCE.finditer(text):
+        lang = mark.group(1).lower()
+        if open_at >= 0 and not lang:
+            if open_lang in _PYTHON:
+                blocks.append(text[open_at: mark.start()])
+            open_at = -1
+            continue
+        open_at, open_lang = min(mark.end() + 1, len(text)), lang
+    if open_at >= 0 and open_lang in _PYTHON:
+        blocks.append(text[open_at:])
+    return [b for b in blocks if b.strip()]
 
 
 def _defines(code: str, name: str) -> bool:
@@ -150,9 +154,11 @@ def program_text(raw: str, prompt: Prompt, entry_point: str) -> str:
         cut = _FENCE.search(text)
         return prompt.prefix + (text[: cut.start()] if cut else text)
     prefill = prefill_of(prompt)
-    if prefill and _FENCE.search(prefill.rstrip("\n").rsplit("\n", 1)[-1]):
-        text = prefill.rstrip("\n").rsplit("\n", 1)[-1] + "\n" + text  # reopen the fence
-    blocks = fenced_blocks(text)
+    fenced = text
+    opener = prefill.rstrip("\n").rsplit("\n", 1)[-1] if prefill else ""
+    if _FENCE.fullmatch(opener) and not _FENCE.match(text.lstrip("\n").split("\n", 1)[0]):
+        fenced = opener + "\n" + text  # the prefill opened the block the model continues
+    blocks = fenced_blocks(fenced)
     return pick_block(blocks, entry_point) if blocks else text
 
 

@@ -120,15 +120,8 @@ def missing_samples(run: RunDir, problems: Sequence[Problem], n: int) -> list[tu
 
 def _batches(todo: list[tuple[Problem, list[int]]],
              size: int) -> Iterator[list[tuple[Problem, list[int]]]]:
-    """Consecutive problems needing the same sample indices (one backend call each)."""
-    batch: list[tuple[Problem, list[int]]] = []
-    for item in todo:
-        if batch and (len(batch) >= size or batch[0][1] != item[1]):
-            yield batch
-            batch = []
-        batch.append(item)
-    if batch:
-        yield batch
+    for start in range(0, len(todo), size):
+        yield todo[start: start + size]
 
 
 def _call_backend(backend: Backend, prompts: list[Prompt],
@@ -147,7 +140,12 @@ def _call_backend(backend: Backend, prompts: list[Prompt],
 def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
              render: Renderer, style: PromptStyle, params: SamplingParams,
              batch_size: int = 1, progress: Progress | None = None) -> StageStats:
-    """Generate every missing (problem, sample); completions are appended per backend call."""
+    """Generate every missing (problem, sample); completions are appended per backend call.
+
+    A problem is always asked for all ``n`` samples and sample ``i`` is always the ``i``-th
+    output, so a seeded backend gives the same text for it whether or not the run was
+    interrupted (a problem cut between two of its lines is regenerated whole; only its
+    missing samples are written)."""
     progress = progress or NullProgress()
     todo = missing_samples(run, problems, params.n)
     total = len(problems) * params.n
@@ -156,12 +154,11 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
     tokens, started, written = 0, time.monotonic(), 0
     with run.open_append(COMPLETIONS) as f:
         for batch in _batches(todo, max(1, batch_size)):
-            indices = batch[0][1]
             prompts = [render(p, style) for p, _ in batch]
-            call_params = dataclasses.replace(params, n=len(indices))
-            outputs = _call_backend(backend, prompts, call_params)
-            for (problem, _), prompt, outs in zip(batch, prompts, outputs, strict=True):
-                for index, out in zip(indices, outs, strict=True):
+            outputs = _call_backend(backend, prompts, params)
+            for (problem, indices), prompt, outs in zip(batch, prompts, outputs, strict=True):
+                for index in indices:
+                    out = outs[index]
                     c = Completion(run_id=run.run_id, problem_id=problem.problem_id,
                                    sample_index=index, raw=out.text,
                                    code=extract_code(out.text, prompt, problem.entry_point),
