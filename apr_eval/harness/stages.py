@@ -35,7 +35,7 @@ from apr_eval.core import (
     Score,
 )
 from apr_eval.errors import AprEvalError, BackendError, UsageError
-from apr_eval.harness.backends.base import Backend
+from apr_eval.harness.backends.base import Backend, PartialGenerationError
 from apr_eval.harness.extract import extract_code
 from apr_eval.harness.prompts import render_evalplus
 from apr_eval.harness.rundir import (
@@ -124,17 +124,20 @@ def _batches(todo: list[tuple[Problem, list[int]]],
         yield todo[start: start + size]
 
 
-def _call_backend(backend: Backend, prompts: list[Prompt],
-                  params: SamplingParams) -> list[list[GenerationOutput]]:
+def _call_backend(backend: Backend, prompts: list[Prompt], params: SamplingParams,
+                  ) -> tuple[dict[int, list[GenerationOutput]], BackendError | None]:
+    """Outputs by prompt index; on a failure part-way, the finished ones and the error."""
     try:
-        outputs = backend.generate(prompts, params)
+        outputs = dict(enumerate(backend.generate(prompts, params)))
+    except PartialGenerationError as exc:
+        return exc.done, exc
     except AprEvalError:
         raise
     except Exception as exc:  # the backend boundary: any failure becomes one line
         raise BackendError(f"{backend.name} backend failed: {type(exc).__name__}: {exc}") from exc
-    if len(outputs) != len(prompts) or any(len(o) != params.n for o in outputs):
+    if len(outputs) != len(prompts) or any(len(o) != params.n for o in outputs.values()):
         raise BackendError(f"{backend.name} backend returned the wrong number of outputs")
-    return outputs
+    return outputs, None
 
 
 def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
@@ -155,8 +158,9 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
     with run.open_append(COMPLETIONS) as f:
         for batch in _batches(todo, max(1, batch_size)):
             prompts = [render(p, style) for p, _ in batch]
-            outputs = _call_backend(backend, prompts, params)
-            for (problem, indices), prompt, outs in zip(batch, prompts, outputs, strict=True):
+            outputs, failure = _call_backend(backend, prompts, params)
+            for at, outs in sorted(outputs.items()):
+                (problem, indices), prompt = batch[at], prompts[at]
                 for index in indices:
                     out = outs[index]
                     c = Completion(run_id=run.run_id, problem_id=problem.problem_id,
@@ -168,6 +172,8 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
                     tokens += out.tokens
                     written += 1
                     progress.completion(c)
+            if failure is not None:
+                raise failure  # after saving what the backend finished
     return StageStats(total - missing, written, total, tokens, time.monotonic() - started)
 
 
