@@ -44,8 +44,9 @@ class ToyBench:
                         prompt=f'def f{i}():\n    """Return {i % 2}."""\n', entry_point=f"f{i}")
                 for i in range(self.size)]
 
-    def render_prompt(self, problem: Problem, style: PromptStyle) -> Prompt:
-        return render_evalplus(problem, style)
+    def render_prompt(self, problem: Problem, style: PromptStyle,
+                      preset: str = "default") -> Prompt:
+        return render_evalplus(problem, style, preset)
 
     def build_check(self, problem: Problem, code: str, sample_index: int,
                     limits: SandboxLimits) -> Check:

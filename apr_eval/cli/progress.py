@@ -71,4 +71,4 @@ class RichProgress:
             self._bars.update(self._task, advance=1, info=info)
 
     def note(self, message: str) -> None:
-        self._bars.console.print(message, highlight=False)
+        self._bars.console.print(message, highlight=False, soft_wrap=True)

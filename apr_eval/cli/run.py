@@ -171,12 +171,10 @@ def generate(**opts: Any) -> None:
     """Only generate completions into a run directory (resumable)."""
     spec = build_spec(opts)
     results = _results_dir(opts.get("results_dir"))
-    benchmark = pipeline.open_spec_benchmark(spec)
-    problems = pipeline.select_problems(benchmark.load(), spec.problems, spec.limit)
-    run_dir = pipeline.run_dir_for(spec, results)
+    run_dir, benchmark, problems, backend = pipeline.prepare(spec, results)
     with RichProgress() as progress:
         progress.note(f"run id: {run_dir.run_id} ({run_dir.path})")
-        _, stats = pipeline.generate_stage(spec, run_dir, benchmark, problems,
+        _, stats = pipeline.generate_stage(spec, run_dir, benchmark, problems, backend=backend,
                                            progress=progress)
     click.echo(f"run id: {run_dir.run_id}")
     if stats is not None:

@@ -46,13 +46,29 @@ class RunResult:
     ingested: bool
 
 
+def _missing_module(kind: str, name: str, exc: ModuleNotFoundError) -> UsageError:
+    if exc.name and exc.name.startswith("apr_eval"):
+        return UsageError(f"the {kind} '{name}' is not available in this checkout ({exc.name})")
+    return UsageError(f"the {kind} '{name}' needs the package '{exc.name}': "
+                      f"pip install 'apr-eval[{name}]'")
+
+
 def open_backend(spec: RunSpec) -> Backend:
-    """The spec's backend through the registry (unknown name -> "did you mean")."""
-    return BACKENDS.get(spec.backend).from_options(spec.model, spec.backend_options)
+    """The spec's backend through the registry (unknown name -> "did you mean"); options are
+    validated now, the model is only loaded when the backend is entered."""
+    try:
+        cls = BACKENDS.get(spec.backend)
+    except ModuleNotFoundError as exc:
+        raise _missing_module("backend", spec.backend, exc) from None
+    return cls.from_options(spec.model, spec.backend_options)
 
 
 def open_executor(name: str) -> Executor:
-    return EXECUTORS.get(name)()
+    try:
+        cls = EXECUTORS.get(name)
+    except ModuleNotFoundError as exc:
+        raise _missing_module("executor", name, exc) from None
+    return cls()
 
 
 def open_spec_benchmark(spec: RunSpec) -> Benchmark:
@@ -67,8 +83,8 @@ def select_problems(all_problems: Sequence[Problem], ids: Sequence[str] = (),
         by_id = {p.problem_id: p for p in problems}
         unknown = [i for i in ids if i not in by_id]
         if unknown:
-            raise UsageError(f"unknown problem id(s): {', '.join(unknown[:5])}"
-                             f" (ids look like '{problems[0].problem_id}')" if problems else "")
+            hint = f" (ids look like '{problems[0].problem_id}')" if problems else ""
+            raise UsageError(f"unknown problem id(s): {', '.join(unknown[:5])}{hint}")
         problems = [by_id[i] for i in dict.fromkeys(ids)]
     if limit is not None:
         if limit < 1:
@@ -96,15 +112,22 @@ def _check_spec(run: RunDir, spec: RunSpec) -> None:
                          "pick another --run-id (or rerun with the original options)")
 
 
+def check_prompts(spec: RunSpec, benchmark: Benchmark, problems: list[Problem]) -> None:
+    """Fail on a bad preset/style before anything runs (renders the first problem)."""
+    render = prompt_renderer(benchmark, spec.prompt_preset)
+    for style in ([spec.prompt_style] if spec.prompt_style else list(PromptStyle)):
+        render(problems[0], style)
+
+
 def generate_stage(spec: RunSpec, run: RunDir, benchmark: Benchmark, problems: list[Problem],
-                   *, backend_factory: BackendFactory = open_backend,
+                   *, backend: Backend,
                    progress: Progress) -> tuple[RunManifest, StageStats | None]:
     """Write the manifest (first time) and every missing completion. The model is only loaded
-    when something is missing, and unloaded before this returns."""
+    (``backend`` entered) when something is missing, and unloaded before this returns."""
     render = prompt_renderer(benchmark, spec.prompt_preset)
     if run.exists() and not missing_samples(run, problems, spec.sampling.n):
         return run.manifest(), None
-    with backend_factory(spec) as backend:
+    with backend:
         style = (PromptStyle(run.manifest().prompt_style) if run.exists()
                  else choose_style(spec.prompt_style, backend.has_chat_template()))
         manifest = build_manifest(
@@ -133,18 +156,29 @@ def execute_stage(run: RunDir, benchmark: Benchmark, problems: list[Problem],
     return execute(run, problems, benchmark, executor, spec.limits, progress=progress)
 
 
+def prepare(spec: RunSpec, results_dir: Path, backend_factory: BackendFactory = open_backend,
+            ) -> tuple[RunDir, Benchmark, list[Problem], Backend]:
+    """Resolve and validate a spec: run directory, benchmark, problems, backend (not loaded)."""
+    run = run_dir_for(spec, results_dir)
+    benchmark = open_spec_benchmark(spec)
+    problems = select_problems(benchmark.load(), spec.problems, spec.limit)
+    if not problems:
+        raise UsageError(f"benchmark '{spec.benchmark}' has no problems to run")
+    _check_spec(run, spec)
+    check_prompts(spec, benchmark, problems)
+    return run, benchmark, problems, backend_factory(spec)
+
+
 def run_pipeline(spec: RunSpec, *, executor: Executor, results_dir: Path,
                  backend_factory: BackendFactory = open_backend,
                  progress: Progress | None = None, db_path: Path | None = None) -> RunResult:
-    """Generate, execute, score and (when ``db_path`` is given) ingest one run; resumable."""
+    """Generate, execute, score and (when ``db_path`` is given) ingest one run; resumable.
+    Everything checkable without a model (names, options, presets, problem ids) is checked
+    before anything runs."""
     progress = progress or NullProgress()
-    benchmark = open_spec_benchmark(spec)
-    problems = select_problems(benchmark.load(), spec.problems, spec.limit)
-    run = run_dir_for(spec, results_dir)
-    _check_spec(run, spec)
+    run, benchmark, problems, backend = prepare(spec, results_dir, backend_factory)
     progress.note(f"run id: {run.run_id} ({run.path})")
-    _, gen = generate_stage(spec, run, benchmark, problems,
-                                   backend_factory=backend_factory, progress=progress)
+    _, gen = generate_stage(spec, run, benchmark, problems, backend=backend, progress=progress)
     exe = execute_stage(run, benchmark, problems, executor, spec, progress=progress)
     scores = score(run, benchmark, [p.problem_id for p in problems])
     ingested = ingest(run, db_path) if db_path is not None else False

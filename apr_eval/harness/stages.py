@@ -35,7 +35,7 @@ from apr_eval.core import (
     Score,
 )
 from apr_eval.errors import AprEvalError, BackendError, UsageError
-from apr_eval.harness.backends.base import Backend
+from apr_eval.harness.backends.base import Backend, PartialGenerationError
 from apr_eval.harness.extract import extract_code
 from apr_eval.harness.prompts import render_evalplus
 from apr_eval.harness.rundir import (
@@ -120,34 +120,35 @@ def missing_samples(run: RunDir, problems: Sequence[Problem], n: int) -> list[tu
 
 def _batches(todo: list[tuple[Problem, list[int]]],
              size: int) -> Iterator[list[tuple[Problem, list[int]]]]:
-    """Consecutive problems needing the same sample indices (one backend call each)."""
-    batch: list[tuple[Problem, list[int]]] = []
-    for item in todo:
-        if batch and (len(batch) >= size or batch[0][1] != item[1]):
-            yield batch
-            batch = []
-        batch.append(item)
-    if batch:
-        yield batch
+    for start in range(0, len(todo), size):
+        yield todo[start: start + size]
 
 
-def _call_backend(backend: Backend, prompts: list[Prompt],
-                  params: SamplingParams) -> list[list[GenerationOutput]]:
+def _call_backend(backend: Backend, prompts: list[Prompt], params: SamplingParams,
+                  ) -> tuple[dict[int, list[GenerationOutput]], BackendError | None]:
+    """Outputs by prompt index; on a failure part-way, the finished ones and the error."""
     try:
-        outputs = backend.generate(prompts, params)
+        outputs = dict(enumerate(backend.generate(prompts, params)))
+    except PartialGenerationError as exc:
+        return exc.done, exc
     except AprEvalError:
         raise
     except Exception as exc:  # the backend boundary: any failure becomes one line
         raise BackendError(f"{backend.name} backend failed: {type(exc).__name__}: {exc}") from exc
-    if len(outputs) != len(prompts) or any(len(o) != params.n for o in outputs):
+    if len(outputs) != len(prompts) or any(len(o) != params.n for o in outputs.values()):
         raise BackendError(f"{backend.name} backend returned the wrong number of outputs")
-    return outputs
+    return outputs, None
 
 
 def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
              render: Renderer, style: PromptStyle, params: SamplingParams,
              batch_size: int = 1, progress: Progress | None = None) -> StageStats:
-    """Generate every missing (problem, sample); completions are appended per backend call."""
+    """Generate every missing (problem, sample); completions are appended per backend call.
+
+    A problem is always asked for all ``n`` samples and sample ``i`` is always the ``i``-th
+    output, so a seeded backend gives the same text for it whether or not the run was
+    interrupted (a problem cut between two of its lines is regenerated whole; only its
+    missing samples are written)."""
     progress = progress or NullProgress()
     todo = missing_samples(run, problems, params.n)
     total = len(problems) * params.n
@@ -156,12 +157,12 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
     tokens, started, written = 0, time.monotonic(), 0
     with run.open_append(COMPLETIONS) as f:
         for batch in _batches(todo, max(1, batch_size)):
-            indices = batch[0][1]
             prompts = [render(p, style) for p, _ in batch]
-            call_params = dataclasses.replace(params, n=len(indices))
-            outputs = _call_backend(backend, prompts, call_params)
-            for (problem, _), prompt, outs in zip(batch, prompts, outputs, strict=True):
-                for index, out in zip(indices, outs, strict=True):
+            outputs, failure = _call_backend(backend, prompts, params)
+            for at, outs in sorted(outputs.items()):
+                (problem, indices), prompt = batch[at], prompts[at]
+                for index in indices:
+                    out = outs[index]
                     c = Completion(run_id=run.run_id, problem_id=problem.problem_id,
                                    sample_index=index, raw=out.text,
                                    code=extract_code(out.text, prompt, problem.entry_point),
@@ -171,6 +172,8 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
                     tokens += out.tokens
                     written += 1
                     progress.completion(c)
+            if failure is not None:
+                raise failure  # after saving what the backend finished
     return StageStats(total - missing, written, total, tokens, time.monotonic() - started)
 
 
