@@ -20,6 +20,7 @@ import select
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -65,19 +66,19 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
     for args, limit in zip(group["inputs"], group["limits"]):
-        start = time.perf_counter()
+        start = time.process_time()
         try:
             with guard.time_limit(limit), guard.swallowed(sink):
                 out = fn(*args)
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", out, "", time.perf_counter() - start)
+        _report(fd, "returned", out, "", time.process_time() - start)
     _end(fd, "completed")
 
 
@@ -88,7 +89,7 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
     for text, limit in zip(group["inputs"], group["limits"]):
-        start = time.perf_counter()
+        start = time.process_time()
         captured = guard.Capture(sink)
         try:
             with guard.time_limit(limit), guard.stdio(str(text), captured):
@@ -97,14 +98,14 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
                 except SystemExit:
                     pass
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", captured.getvalue(), "", time.perf_counter() - start)
+        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
     _end(fd, "completed")
 
 
@@ -216,8 +217,7 @@ def _supervise(g: _Group, deadline: float) -> str:
 
 def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
                seq: int) -> None:
-    workdir = f"/tmp/g{seq}"
-    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix=f"g{seq}-")
     res_r, res_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
