@@ -18,7 +18,8 @@ from apr_eval.cli.common import (
 )
 from apr_eval.errors import SandboxUnavailable
 from apr_eval.harness import outputs
-from apr_eval.harness.evaluate import EvaluateRequest, evaluate as run_evaluate
+from apr_eval.harness.evaluate import EvaluateRequest
+from apr_eval.harness.evaluate import evaluate as run_evaluate
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.selfcheck import last_selfcheck, run_selfcheck
 from apr_eval.sandbox.executor import EXECUTORS, Executor

@@ -43,7 +43,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             item = json.loads(line)
         except ValueError as exc:
-            raise DataError(f"{path}:{lineno}: malformed JSON line ({exc.msg})") from None
+            raise DataError(f"{path}:{lineno}: malformed JSON line ({exc})") from None
         if not isinstance(item, dict):
             raise DataError(f"{path}:{lineno}: expected a JSON object")
         yield lineno, item

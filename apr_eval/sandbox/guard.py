@@ -23,7 +23,7 @@ from typing import Any
 EVALPLUS_MAX_MEMORY = 4 * 1024 * 1024 * 1024
 
 
-class TimeoutException(Exception):  # noqa: N818 - evalplus's name; user code may catch Exception
+class TimeoutException(Exception):
     pass
 
 
@@ -65,10 +65,10 @@ class Sink(io.StringIO):
     def read(self, *args: Any, **kwargs: Any) -> str:
         raise OSError
 
-    def readline(self, *args: Any, **kwargs: Any) -> str:
+    def readline(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
         raise OSError
 
-    def readlines(self, *args: Any, **kwargs: Any) -> list[str]:
+    def readlines(self, *args: Any, **kwargs: Any) -> list[str]:  # type: ignore[override]
         raise OSError
 
     def readable(self, *args: Any, **kwargs: Any) -> bool:
@@ -124,7 +124,7 @@ def _memory_bytes() -> int:
     return min(EVALPLUS_MAX_MEMORY, total)
 
 
-def reliability_guard() -> None:  # noqa: PLR0915 - a faithful copy of evalplus's list
+def reliability_guard() -> None:
     import resource
 
     limit = _memory_bytes()

@@ -6,10 +6,12 @@ raised exception, per-input timeout). It never sees expected outputs and never d
 sample passed: the host does. Each group record it prints is one JSON line whose identifying keys
 come *after* the child's data, so a child cannot forge another job's record.
 
-Input: ``{"groups": {gid: {"inputs": [...], "limits": [...], "deadline": s}},
+Input: ``{"groups": {gid: {"inputs": [...], "limits": [...],
+"deadline": s}},
 "jobs": [{"id", "code", "mode", "entry", "guard", "groups": [[name, gid], ...]}],
 "output_bytes": N, "result_bytes": N}``.
-Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``, ``{"t": "done"}``.
+Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``,
+``{"t": "done"}``.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
-    for args, limit in zip(group["inputs"], group["limits"]):
+    for args, limit in zip(group["inputs"], group["limits"], strict=False):
         start = time.process_time()
         try:
             with guard.time_limit(limit), guard.swallowed(sink):
@@ -88,7 +90,7 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
     except BaseException as exc:  # noqa: BLE001
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
-    for text, limit in zip(group["inputs"], group["limits"]):
+    for text, limit in zip(group["inputs"], group["limits"], strict=False):
         start = time.process_time()
         captured = guard.Capture(sink)
         try:
@@ -123,7 +125,11 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
             f.write("1000")  # if the container runs out of memory, the program dies first
     except OSError:
         pass
-    sink = guard.Sink(output_bytes, lambda: (_end(res_w, "output_limit"), os._exit(0)))
+    def on_limit() -> None:
+        _end(res_w, "output_limit")
+        os._exit(0)
+
+    sink = guard.Sink(output_bytes, on_limit)
     if job.get("guard") == "evalplus":
         guard.reliability_guard()
     runner = _run_stdio if job["mode"] == "stdio" else _run_function
