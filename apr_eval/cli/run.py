@@ -118,19 +118,34 @@ def _echo_scores(scores: tuple[Score, ...] | list[Score]) -> None:
 
 
 def _write_outputs(run: RunDir, evalplus_out: Path | None, lcb_out: Path | None) -> None:
+    """evalplus's eval_results.json / lcb_runner's eval_all shapes, by their own writers."""
     if evalplus_out is None and lcb_out is None:
         return
-    try:
-        outputs = importlib.import_module("apr_eval.harness.outputs")
-    except ModuleNotFoundError:
-        raise UsageError("--evalplus-out/--lcb-out need apr_eval.harness.outputs, "
-                         "which this checkout does not have") from None
+    manifest = run.manifest()
+    executions, completions = run.executions(), run.completions()
     if evalplus_out is not None:
-        outputs.write_evalplus_out(run.path, evalplus_out)
+        outputs = _writer("apr_eval.harness.outputs", "--evalplus-out")
+        serialize = None
+        if manifest.benchmark == "mbpp":
+            from evalplus.data.mbpp import mbpp_serialize_inputs
+            serialize = mbpp_serialize_inputs
+        solutions = {k: c.code for k, c in completions.items()}
+        outputs.write_json(evalplus_out, outputs.evalplus_results(
+            manifest.data_hash, executions, solutions, serialize))
         click.echo(f"evalplus-format results: {evalplus_out}")
     if lcb_out is not None:
-        outputs.write_lcb_out(run.path, lcb_out)
+        lcb = _writer("apr_eval.harness.outputs_lcb", "--lcb-out")
+        _, _, problems = _run_context(run)
+        codes = {(k.problem_id, k.sample_index): c.code for k, c in completions.items()}
+        lcb.write_lcb_out(lcb_out, problems, codes, executions.values())
         click.echo(f"LiveCodeBench-format results: {lcb_out}")
+
+
+def _writer(module: str, option: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        raise UsageError(f"{option} needs {module}, which this checkout does not have") from None
 
 
 @click.command()

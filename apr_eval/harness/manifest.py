@@ -19,7 +19,7 @@ def comparability_key(manifest: RunManifest) -> str:
     """Hash of ``RunManifest.comparability_fields()``: runs with different keys are never
     compared silently (different data, prompts, sampling, sandbox limits or problem set)."""
     blob = json.dumps(manifest.comparability_fields(), sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]  # as the store computes it
 
 
 def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark_version: str,

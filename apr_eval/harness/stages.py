@@ -237,11 +237,15 @@ def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = ()) -> li
 
 def ingest(run: RunDir, db_path: Path) -> bool:
     """Index the run in DuckDB; False (nothing done) where the store is not installed."""
-    try:
-        store = importlib.import_module("apr_eval.leaderboard.store")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("apr_eval"):
-            return False
-        raise
-    store.ingest_run(db_path, run.path)
-    return True
+    for module_name in ("apr_eval.leaderboard.store", "apr_eval.leaderboard.ingest"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("apr_eval"):
+                continue
+            raise
+        ingest_run = getattr(module, "ingest_run", None)
+        if ingest_run is not None:
+            ingest_run(db_path, run.path)
+            return True
+    return False
