@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,16 @@ def nightly_toml(results: Path, models: Sequence[Mapping[str, Any]], *, size: in
             lines.append(f"{toml_str(f'def tp{i}(x)')} = [{toml_str(bodies.get(i, PASS_BODY))}]")
         lines.append("")
     return "\n".join(lines)
+
+
+def report_flips(report: str) -> dict[str, dict[str, str]]:
+    """'<score>: passed by A, failed by B' -> {problem: failure kind} from the Markdown."""
+    flips: dict[str, dict[str, str]] = {}
+    for section in report.split("\n### ")[1:]:
+        title, _, body = section.partition("\n")
+        rows = re.findall(r"^\| (\S+) \| \d+/\d+ \| \d+/\d+ \| ([^|]*) \|$", body, re.MULTILINE)
+        flips[re.sub(r": \d+ ", ": ", title)] = {pid: kind.strip() for pid, kind in rows}
+    return flips
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from nightly_support import (
     TIMEOUT_BODY,
     nightly_toml,
     register,
+    report_flips,
 )
 
 from apr_eval.cli import entrypoint
@@ -47,16 +48,6 @@ def nightly(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return int(code or 0), out
-
-
-def report_flips(report: str) -> dict[str, dict[str, str]]:
-    """'<score>: passed by A, failed by B' -> {problem: failure kind} from the Markdown."""
-    flips: dict[str, dict[str, str]] = {}
-    for section in report.split("\n### ")[1:]:
-        title, _, body = section.partition("\n")
-        rows = re.findall(r"^\| (\S+) \| \d+/\d+ \| \d+/\d+ \| ([^|]*) \|$", body, re.MULTILINE)
-        flips[re.sub(r": \d+ ", ": ", title)] = {pid: kind.strip() for pid, kind in rows}
-    return flips
 
 
 def test_regression_exits_1_and_report_lists_exactly_those_flips(
