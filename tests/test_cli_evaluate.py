@@ -91,8 +91,8 @@ def test_unreachable_daemon_keeps_verdicts(toy):
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
 def test_image_not_built_is_one_line(toy, monkeypatch):
-    from apr_eval.sandbox.docker_executor import DockerExecutor
     from apr_eval.errors import SandboxUnavailable
+    from apr_eval.sandbox.docker_executor import DockerExecutor
 
     with pytest.raises(SandboxUnavailable) as err:
         DockerExecutor(image="apr-eval-sandbox:not-built")
