@@ -8,8 +8,8 @@ one-key object: ``{"$t": [...]}`` tuple, ``{"$s": [...]}`` set, ``{"$fs": [...]}
 ``{"$b": "<base64>"}`` bytes, ``{"$i": "0x..."}`` huge int, ``{"$h": [sha256, bytes]}`` digest
 of a large value (see :func:`digest`), ``{"$o": "TypeName"}`` anything else. An ``$o`` value
 decodes to an :class:`Opaque`, which equals nothing: a program cannot pass by returning an
-object whose ``__eq__`` lies. Subclasses of builtins are encoded through the builtin's own methods, so an
-overridden ``__eq__``/``__iter__``/``__str__`` is never consulted.
+object whose ``__eq__`` lies. Subclasses of builtins are encoded through the builtin's own
+methods, so an overridden ``__eq__``/``__iter__``/``__str__`` is never consulted.
 """
 
 from __future__ import annotations
