@@ -6,10 +6,12 @@ raised exception, per-input timeout). It never sees expected outputs and never d
 sample passed: the host does. Each group record it prints is one JSON line whose identifying keys
 come *after* the child's data, so a child cannot forge another job's record.
 
-Input: ``{"groups": {gid: {"inputs": [...], "limits": [...], "deadline": s}},
+Input: ``{"groups": {gid: {"inputs": [...], "limits": [...],
+"deadline": s}},
 "jobs": [{"id", "code", "mode", "entry", "guard", "groups": [[name, gid], ...]}],
 "output_bytes": N, "result_bytes": N}``.
-Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``, ``{"t": "done"}``.
+Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``,
+``{"t": "done"}``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import select
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -43,11 +46,18 @@ def _write_all(fd: int, data: bytes) -> None:
 # ---------------------------------------------------------------- child side
 
 
-def _report(fd: int, kind: str, value: Any, error: str, duration: float) -> None:
+def _report(fd: int, kind: str, value: Any, error: str, duration: float,
+            digest_over: int = 0) -> None:
+    """One outcome line. In exact-compare groups a value over ``digest_over`` bytes is sent as
+    its canonical digest (see codec.digest), which the host compares with the expected one's."""
     try:
         line = json.dumps([kind, codec.encode(value), error, duration])
     except (ValueError, TypeError, RecursionError, codec.EncodeError):
         line = json.dumps([kind, {"$o": type(value).__name__}, error, duration])
+    if 0 < digest_over < len(line):
+        d = codec.digest(value, allow_floats=False)
+        if d is not None:
+            line = json.dumps([kind, {"$h": [d.hexdigest, d.size]}, error, duration])
     _write_all(fd, line.encode() + b"\n")
 
 
@@ -64,20 +74,21 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
-    for args, limit in zip(group["inputs"], group["limits"]):
-        start = time.perf_counter()
+    for args, limit in zip(group["inputs"], group["limits"], strict=False):
+        start = time.process_time()
         try:
             with guard.time_limit(limit), guard.swallowed(sink):
                 out = fn(*args)
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", out, "", time.perf_counter() - start)
+        _report(fd, "returned", out, "", time.process_time() - start,
+                int(group.get("digest_over", 0)))
     _end(fd, "completed")
 
 
@@ -87,8 +98,8 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
     except BaseException as exc:  # noqa: BLE001
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
-    for text, limit in zip(group["inputs"], group["limits"]):
-        start = time.perf_counter()
+    for text, limit in zip(group["inputs"], group["limits"], strict=False):
+        start = time.process_time()
         captured = guard.Capture(sink)
         try:
             with guard.time_limit(limit), guard.stdio(str(text), captured):
@@ -97,14 +108,14 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
                 except SystemExit:
                     pass
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", captured.getvalue(), "", time.perf_counter() - start)
+        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
     _end(fd, "completed")
 
 
@@ -122,7 +133,11 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
             f.write("1000")  # if the container runs out of memory, the program dies first
     except OSError:
         pass
-    sink = guard.Sink(output_bytes, lambda: (_end(res_w, "output_limit"), os._exit(0)))
+    def on_limit() -> None:
+        _end(res_w, "output_limit")
+        os._exit(0)
+
+    sink = guard.Sink(output_bytes, on_limit)
     if job.get("guard") == "evalplus":
         guard.reliability_guard()
     runner = _run_stdio if job["mode"] == "stdio" else _run_function
@@ -216,8 +231,7 @@ def _supervise(g: _Group, deadline: float) -> str:
 
 def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
                seq: int) -> None:
-    workdir = f"/tmp/g{seq}"
-    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix=f"g{seq}-")
     res_r, res_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
@@ -260,7 +274,8 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
 def main() -> None:
     batch = json.loads(sys.stdin.buffer.read())
     groups = {gid: {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": g["limits"],
-                    "deadline": g["deadline"]} for gid, g in batch["groups"].items()}
+                    "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0))}
+              for gid, g in batch["groups"].items()}
     limits = {"output_bytes": int(batch["output_bytes"]),
               "result_bytes": int(batch.get("result_bytes", 64 << 20))}
     _emit({"t": "ready"})
