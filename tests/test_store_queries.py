@@ -172,9 +172,10 @@ def test_compare_runs_paired(con: Connection) -> None:
     assert summary["problems"] == 4
     assert summary["delta"] == pytest.approx(0.625 - 0.5)
     assert summary["delta low"] <= summary["delta"] <= summary["delta high"]
-    assert (summary["gained"], summary["lost"]) == (1, 1)
+    assert (summary["gained"], summary["lost"]) == (2, 2)
     flips = rq.flipped_problems(con, "q4-lcb", "q8-lcb", "livecodebench")
-    assert flips.values.tolist() == [["lcb/3", 0.0, 1.0, "gained"], ["lcb/2", 0.5, 0.0, "lost"]]
+    assert flips.values.tolist() == [["lcb/3", 0.0, 1.0, "gained"], ["lcb/4", 0.5, 1.0, "gained"],
+                                     ["lcb/1", 1.0, 0.5, "lost"], ["lcb/2", 0.5, 0.0, "lost"]]
     assert rq.score_names(con, ["q4-he", "q8-lcb"]) == []
     assert rq.score_names(con, ["q4-he", "q8-he"]) == ["humaneval", "humaneval+"]
 
@@ -185,3 +186,17 @@ def test_runs_table(con: Connection) -> None:
                                       "q8-mbpp"]
     assert set(runs["status"]) == {"complete"}
     assert runs.set_index("run_id").loc["q4-he", "scores"] == "humaneval, humaneval+"
+
+
+def test_comparison_uses_the_run_directories_when_present(con: Connection, db: Path) -> None:
+    from apr_eval.leaderboard import comparison
+
+    result = comparison.compare(con, "q4-he", "q8-he", "humaneval+")
+    assert result.source == "run directories"
+    row = result.summary.iloc[0]
+    assert (row["a pass@1"], row["b pass@1"], row["delta"]) == (0.5, 0.75, 0.25)
+    assert row["test"] == "mcnemar-exact" and row["p value"] == 1.0
+    assert result.flips.values.tolist() == [["HumanEval/1", 0.0, 1.0, "gained", "failed"]]
+    # The database's own paired numbers agree where they overlap.
+    db_row = rq.compare_runs(con, "q4-he", "q8-he", "humaneval+").iloc[0]
+    assert (db_row["a pass@1"], db_row["b pass@1"], db_row["delta"]) == (0.5, 0.75, 0.25)

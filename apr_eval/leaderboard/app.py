@@ -18,9 +18,9 @@ import pandas as pd
 import streamlit as st
 
 from apr_eval.errors import AprEvalError
+from apr_eval.leaderboard import comparison, store
 from apr_eval.leaderboard import queries as q
 from apr_eval.leaderboard import run_queries as rq
-from apr_eval.leaderboard import store
 from apr_eval.leaderboard.published import CUTOFF_SOURCE
 from apr_eval.settings import load_settings
 
@@ -38,8 +38,7 @@ QUERIES: dict[str, Any] = {
     "score_names": rq.score_names,
     "outcomes": rq.problem_outcomes,
     "samples": rq.problem_samples,
-    "compare": rq.compare_runs,
-    "flipped": rq.flipped_problems,
+    "compare": comparison.compare,
 }
 ROW_PX = 35
 MIN_CURVE_PROBLEMS = 20
@@ -242,17 +241,20 @@ def compare_tab(db: Path) -> None:
         st.caption("These two runs share no score.")
         return
     score = st.selectbox("Score", names, key="cmp_score")
-    summary = fetch(db, "compare", a, b, score).iloc[0]
+    result = fetch(db, "compare", a, b, score)
+    summary = result.summary.iloc[0]
     cols = st.columns(3)
     cols[0].metric("A pass@1", f"{summary['a pass@1']:.1%}")
     cols[1].metric("B pass@1", f"{summary['b pass@1']:.1%}")
     cols[2].metric("B − A", f"{summary['delta']:+.1%}",
                    help="paired bootstrap over the problems both runs have")
+    test = (f" {summary['test']} p = {summary['p value']:.3g}."
+            if "p value" in result.summary.columns else "")
     st.markdown(f"95% interval of the delta: **[{summary['delta low']:+.1%}, "
                 f"{summary['delta high']:+.1%}]** over {summary['problems']} shared problems; "
-                f"{summary['gained']} gained, {summary['lost']} lost.")
-    st.dataframe(percent(fetch(db, "flipped", a, b, score)), hide_index=True,
-                 use_container_width=True)
+                f"{summary['gained']} gained, {summary['lost']} lost.{test}")
+    st.caption(f"Computed from the {result.source}." + "".join(f" {n}." for n in result.notes))
+    st.dataframe(percent(result.flips), hide_index=True, use_container_width=True)
 
 
 def main() -> None:

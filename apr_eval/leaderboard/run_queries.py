@@ -17,7 +17,6 @@ from apr_eval.sandbox import codec
 
 TAIL_LINES = 20
 VALUE_CHARS = 400
-SOLVED = 0.5  # a problem counts as solved when at least half its samples pass
 
 
 def _frame(con: Connection, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
@@ -144,12 +143,18 @@ def compare_runs(con: Connection, run_a: str, run_b: str, score_name: str, *,
 
 def flipped_problems(con: Connection, run_a: str, run_b: str, score_name: str, *,
                      pairs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Problems solved (pass@1 ≥ 0.5) by exactly one of the two runs."""
+    """Problems whose pass fraction differs between the runs (as ``harness.compare`` counts)."""
     if pairs is None:
         pairs = _paired(con, run_a, run_b, score_name)
-    solved_a = pairs["a"] >= SOLVED
-    solved_b = pairs["b"] >= SOLVED
-    flips = pairs[solved_a != solved_b].copy()
-    flips["change"] = np.where(flips["b"] >= SOLVED, "gained", "lost")
+    flips = pairs[pairs["a"] != pairs["b"]].copy()
+    flips["change"] = np.where(flips["b"] > flips["a"], "gained", "lost")
     flips = flips.rename(columns={"a": "a pass@1", "b": "b pass@1"})
     return flips.sort_values(["change", "problem_id"], ignore_index=True)
+
+
+def run_sources(con: Connection, run_ids: Sequence[str]) -> dict[str, str | None]:
+    """Each run's directory as ingested (None for published runs)."""
+    marks = ", ".join("?" for _ in run_ids)
+    rows = con.execute(f"SELECT run_id, CASE WHEN published THEN NULL ELSE source END "
+                       f"FROM runs WHERE run_id IN ({marks})", list(run_ids)).fetchall()
+    return {run_id: source for run_id, source in rows}
