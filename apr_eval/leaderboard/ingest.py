@@ -182,9 +182,9 @@ def _problems_from_benchmark(manifest: RunManifest) -> list[dict[str, Any]]:
 def _write_problems(con: Connection, manifest: RunManifest) -> None:
     rows = _problems_from_manifest(manifest)
     if not rows:
-        con.execute("SELECT count(*) FROM problems WHERE benchmark = ? AND version = ?",
-                    [manifest.benchmark, manifest.benchmark_version])
-        if con.fetchone()[0]:
+        known = con.execute("SELECT count(*) FROM problems WHERE benchmark = ? AND version = ?",
+                            [manifest.benchmark, manifest.benchmark_version]).fetchall()
+        if known[0][0]:
             return
         rows = _problems_from_benchmark(manifest)
     if rows:

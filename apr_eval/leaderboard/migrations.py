@@ -87,9 +87,9 @@ def _problem_results(con: Connection) -> None:
             run_id VARCHAR NOT NULL, score_name VARCHAR NOT NULL, problem_id VARCHAR NOT NULL,
             n INTEGER, c INTEGER, {ks})
     """)
-    con.execute("SELECT run_id, list(DISTINCT score_name ORDER BY score_name) FROM scores "
-                "GROUP BY run_id ORDER BY run_id")
-    for run_id, score_names in con.fetchall():
+    for run_id, score_names in con.execute(
+            "SELECT run_id, list(DISTINCT score_name ORDER BY score_name) FROM scores "
+            "GROUP BY run_id ORDER BY run_id").fetchall():
         refresh_problem_results(con, run_id, list(score_names))
 
 
@@ -148,12 +148,12 @@ def _ensure_table(con: Connection) -> None:
 
 def applied(con: Connection) -> list[str]:
     """Names of the migrations applied to this database, oldest first ([] for a fresh one)."""
-    con.execute("SELECT count(*) FROM information_schema.tables "
-                "WHERE table_name = 'schema_migrations'")
-    if con.fetchone()[0] == 0:
+    exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_name = 'schema_migrations'").fetchall()
+    if exists[0][0] == 0:
         return []
-    con.execute("SELECT name FROM schema_migrations ORDER BY rowid")
-    return [row[0] for row in con.fetchall()]
+    return [row[0] for row in
+            con.execute("SELECT name FROM schema_migrations ORDER BY rowid").fetchall()]
 
 
 def check(names: list[str], db: str, *, writable: bool) -> None:

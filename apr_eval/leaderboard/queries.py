@@ -193,8 +193,8 @@ def date_bounds(con: Connection, benchmark: str = LCB) -> DateWindow | None:
     row = con.execute("""
         SELECT min(p.release_date), max(p.release_date)
         FROM problem_results p JOIN runs r USING (run_id) WHERE r.benchmark = ?""",
-                      [benchmark]).fetchone()
-    return None if row is None or row[0] is None else DateWindow(row[0], row[1])
+                      [benchmark]).fetchall()[0]
+    return None if row[0] is None else DateWindow(row[0], row[1])
 
 
 def month_starts(con: Connection, benchmark: str = LCB) -> list[date]:
