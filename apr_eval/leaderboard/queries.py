@@ -86,16 +86,23 @@ def family_table(con: Connection, score_names: Sequence[str]) -> pd.DataFrame:
     """, [*params, *score_names])
 
 
-def _window_sql(score_columns: bool) -> str:
+def _ks(con: Connection, score_name: str) -> list[int]:
+    """The k of pass@k some run can have (1, and every k up to the largest sample count)."""
+    most = con.execute("SELECT max(n) FROM problem_results WHERE score_name = ?",
+                       [score_name]).fetchall()[0][0]
+    return [k for k in PER_PROBLEM_KS if k == 1 or (most is not None and most >= k)]
+
+
+def _window_sql(ks: Sequence[int], score_columns: bool) -> str:
     """Per run: problems in the window, pass@k mean and 95% interval, contamination.
 
     Parameters: score name, window start, window end, window start (contamination).
     """
     stats = ", ".join(f"count(pass_at_{k}) AS count_{k}, avg(pass_at_{k}) AS mean_{k}, "
-                      f"stddev_samp(pass_at_{k}) AS sd_{k}" for k in PER_PROBLEM_KS)
+                      f"stddev_samp(pass_at_{k}) AS sd_{k}" for k in ks)
     columns = ""
     if score_columns:
-        for k in PER_PROBLEM_KS:
+        for k in ks:
             mean = f"CASE WHEN count_{k} = problems THEN mean_{k} END"
             half = f"{Z95} * sd_{k} / sqrt(problems)"
             low, high = f"greatest(0.0, {mean} - {half})", f"least(1.0, {mean} + {half})"
@@ -120,9 +127,10 @@ def window_table(con: Connection, window: DateWindow, *, show_contaminated: bool
     pass@k appears for a run only when every problem in the window has at least k samples
     (and as a column only when some run has it).
     """
-    score_columns = [f"pass@{k}{s}" for k in PER_PROBLEM_KS for s in ("", " low", " high")]
+    ks = _ks(con, score_name)
+    score_columns = [f"pass@{k}{s}" for k in ks for s in ("", " low", " high")]
     frame = _frame(con, f"""
-        WITH scored AS ({_window_sql(True)})
+        WITH scored AS ({_window_sql(ks, True)})
         SELECT CASE WHEN NOT contaminated THEN
                     rank() OVER (PARTITION BY contaminated ORDER BY "pass@1" DESC) END AS rank,
                model, {", ".join(_quoted(c) for c in score_columns)}, problems, contaminated,
@@ -130,7 +138,7 @@ def window_table(con: Connection, window: DateWindow, *, show_contaminated: bool
         FROM scored WHERE ? OR NOT contaminated
         ORDER BY rank NULLS LAST, "pass@1" DESC, model, run_id
     """, [score_name, window.start, window.end, window.start, show_contaminated])
-    empty = [c for k in PER_PROBLEM_KS[1:] if frame[f"pass@{k}"].isna().all()
+    empty = [c for k in ks[1:] if frame[f"pass@{k}"].isna().all()
              for c in (f"pass@{k}", f"pass@{k} low", f"pass@{k} high")]
     frame = frame.drop(columns=empty)
     frame["rank"] = frame["rank"].astype("Int64")
@@ -149,7 +157,7 @@ def average_table(con: Connection, window: DateWindow, *,
     per = ", ".join(f"max(value) FILTER (WHERE score_name = '{name}') AS {_quoted(name)}"
                     for name in AVERAGE_OF)
     return _frame(con, f"""
-        WITH lcb AS ({_window_sql(False)}),
+        WITH lcb AS ({_window_sql([1], False)}),
         parts AS (
             SELECT model_id, created_at, run_id, '{LCB}' AS score_name, mean_1 AS value,
                    sd_1 / sqrt(problems) AS se FROM lcb
