@@ -168,7 +168,9 @@ def _benchmark_problems(name: str, version: str) -> tuple[Problem, ...]:
     """The benchmark's own Problem records (release dates), or () if it cannot be loaded."""
     from apr_eval.benchmarks.base import open_benchmark
 
-    with contextlib.suppress(AprEvalError, ImportError, OSError, TypeError, ValueError):
+    # Dates are optional metadata: a benchmark that cannot be built here must not stop ingest.
+    with contextlib.suppress(AprEvalError, ImportError, OSError, TypeError, ValueError,
+                             KeyError, AttributeError):
         return tuple(open_benchmark(name, version or None).load())
     return ()
 
