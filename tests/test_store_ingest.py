@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from store_support import F, P, fixture_results, model, write_run
 
+from apr_eval.benchmarks.base import BENCHMARKS
 from apr_eval.cli import entrypoint, main
-from apr_eval.core import Execution
+from apr_eval.core import Execution, Problem
 from apr_eval.errors import DataError
 from apr_eval.harness import rundir
 from apr_eval.leaderboard import ingest, store
+from apr_eval.leaderboard import queries as q
 
 COUNTS = """SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM executions),
                    (SELECT count(*) FROM completions), (SELECT count(*) FROM scores),
@@ -114,3 +117,27 @@ def test_cli_ingest_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[
         entrypoint(["import", str(tmp_path / "missing.json"), "--db", str(db)])
     assert exc.value.code == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+class DatedBench:
+    """A benchmark whose Problem records carry release dates (as LiveCodeBench's do)."""
+
+    def __init__(self, version: str | None = None, path: str | None = None) -> None:
+        self.version = version or "v1"
+
+    def load(self) -> list[Problem]:
+        return [Problem(benchmark="datedbench", version=self.version, problem_id=f"d/{i}",
+                        prompt="", entry_point="f", release_date=date(2024, 1 + i, 1))
+                for i in range(3)]
+
+
+def test_release_dates_come_from_the_benchmark(tmp_path: Path) -> None:
+    BENCHMARKS.register("datedbench", "test_store_ingest:DatedBench")
+    run = write_run(tmp_path / "r", "dated", model("m"), "datedbench",
+                    {"d/0": [P], "d/1": [F], "d/2": [P]})
+    db = tmp_path / "db.duckdb"
+    ingest.ingest_run(db, run)
+    with store.reader(db) as con:
+        frame = q.window_table(con, q.DateWindow(date(2024, 2, 1), date(2024, 12, 31)),
+                               score_name="datedbench")
+    assert frame[["run_id", "problems", "pass@1"]].values.tolist() == [["dated", 2, 0.5]]

@@ -45,8 +45,11 @@ def model_id(model: ModelInfo) -> str:
 
 
 def comparability_key(manifest: RunManifest) -> str:
-    text = json.dumps(manifest.comparability_fields(), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    """The key the pipeline recorded in the manifest, else the same hash computed here."""
+    from apr_eval.harness.manifest import comparability_key as compute
+
+    recorded = manifest.extra.get("comparability_key")
+    return str(recorded) if recorded else compute(manifest)
 
 
 def fingerprint(run: RunDir) -> str:
