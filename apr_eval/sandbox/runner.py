@@ -57,7 +57,7 @@ def _report(fd: int, kind: str, value: Any, error: str, duration: float,
     if 0 < digest_over < len(line):
         d = codec.digest(value, allow_floats=False)
         if d is not None:
-            line = json.dumps([kind, {"$h": [d.hexdigest, d.size]}, error, duration])
+            line = json.dumps([kind, {"$h": [d.hexdigest, len(line)]}, error, duration])
     _write_all(fd, line.encode() + b"\n")
 
 
