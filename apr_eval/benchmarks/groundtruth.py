@@ -22,7 +22,7 @@ from apr_eval.sandbox import codec
 
 GT_TIME_LIMIT_S = 60.0
 DIGEST_OVER = 64 * 1024  # bytes of encoded output above which exact-only outputs are digests
-CACHE_FORMAT = 4  # 4: digests of float-holding outputs where exact; 2: per-input times are CPU seconds; 3: large outputs stored as digests
+CACHE_FORMAT = 4  # 2: CPU-second times; 3: large outputs as digests; 4: floats too
 
 
 @dataclass(frozen=True)
