@@ -27,11 +27,11 @@ def _frame(con: Connection, sql: str, params: Sequence[object] = ()) -> pd.DataF
 def runs_table(con: Connection) -> pd.DataFrame:
     """Every run with its model and headline scores, newest first."""
     return _frame(con, """
+        WITH named AS (SELECT run_id, string_agg(DISTINCT score_name, ', ' ORDER BY score_name)
+                              AS scores FROM scores GROUP BY run_id)
         SELECT r.run_id, m.name AS model, r.benchmark, r.status, r.published, r.n,
-               r.temperature, r.created_at, r.comparability_key AS config,
-               (SELECT string_agg(DISTINCT score_name, ', ' ORDER BY score_name)
-                FROM problem_results p WHERE p.run_id = r.run_id) AS scores
-        FROM runs r JOIN models m USING (model_id)
+               r.temperature, r.created_at, r.comparability_key AS config, named.scores
+        FROM runs r JOIN models m USING (model_id) LEFT JOIN named USING (run_id)
         ORDER BY r.published, r.created_at DESC NULLS LAST, r.run_id""")
 
 
