@@ -14,6 +14,7 @@ Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -108,6 +109,39 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
     _end(fd, "completed")
 
 
+def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
+    """lcb_runner's stdin convention: load the program once as a module (the host has wrapped
+    its statements into ``entry``), then call ``entry()`` once per input; see guard.LcbStdin."""
+    env: dict[str, Any] = {"__name__": "__sandbox__"}
+    load_stdin = guard.LcbStdin()
+    try:
+        saved, sys.stdin = sys.stdin, load_stdin
+        with guard.time_limit(float(max(group["limits"], default=1))), \
+                contextlib.redirect_stdout(guard.Capture(sink)):
+            exec(compile(job["code"], "<solution>", "exec"), env)
+        sys.stdin = saved
+        fn = guard.resolve(env, job["entry"])
+    except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
+        _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
+        return
+    for text, limit in zip(group["inputs"], group["limits"]):
+        start = time.perf_counter()
+        captured = guard.Capture(sink)
+        try:
+            with guard.time_limit(limit), guard.lcb_stdio(str(text), captured, load_stdin):
+                fn()
+        except guard.TimeoutException:
+            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _end(fd, "stopped")
+            return
+        except BaseException as exc:  # noqa: BLE001
+            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _end(fd, "stopped")
+            return
+        _report(fd, "returned", captured.getvalue(), "", time.perf_counter() - start)
+    _end(fd, "completed")
+
+
 def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dict[str, Any],
            output_bytes: int) -> None:
     os.setsid()
@@ -125,7 +159,11 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
     sink = guard.Sink(output_bytes, lambda: (_end(res_w, "output_limit"), os._exit(0)))
     if job.get("guard") == "evalplus":
         guard.reliability_guard()
-    runner = _run_stdio if job["mode"] == "stdio" else _run_function
+    elif job.get("guard") == "lcb":
+        guard.lcb_guard()
+    runner = _run_function
+    if job["mode"] == "stdio":
+        runner = _run_lcb_stdio if job.get("guard") == "lcb" else _run_stdio
     runner(res_w, job, group, sink)
 
 
@@ -216,7 +254,7 @@ def _supervise(g: _Group, deadline: float) -> str:
 
 def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
                seq: int) -> None:
-    workdir = f"/tmp/g{seq}"
+    workdir = f"/tmp/g{os.getpid()}-{seq}"  # distinct per runner (several share /tmp outside Docker)
     os.makedirs(workdir, mode=0o700, exist_ok=True)
     res_r, res_w = os.pipe()
     out_r, out_w = os.pipe()
