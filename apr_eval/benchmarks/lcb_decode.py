@@ -38,21 +38,18 @@ class TestCase:
 
 def unpickle_str(data: bytes, where: str = "test field") -> str:
     """The ``str`` a pickle holds, refusing every opcode that could build or call anything."""
-    value: str | None = None
     try:
-        for opcode, arg, _pos in pickletools.genops(data):
-            if opcode.name not in ALLOWED_OPCODES:
-                raise DataError(
-                    f"{where}: refused pickle opcode {opcode.name} (only a pickled str is "
-                    "accepted; this data could execute code)")
-            if opcode.name in STRING_OPCODES:
-                if value is not None:
-                    raise DataError(f"{where}: pickle holds more than one string")
-                value = str(arg)
-    except DataError:
-        raise
+        ops = [(op.name, arg) for op, arg, _pos in pickletools.genops(data)]
     except (ValueError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"{where}: corrupt pickle ({exc})") from None
+    refused = sorted({name for name, _ in ops} - ALLOWED_OPCODES)
+    if refused:
+        raise DataError(f"{where}: refused pickle opcode {', '.join(refused)} (only a pickled "
+                        "str is accepted; this data could execute code)")
+    strings = [arg for name, arg in ops if name in STRING_OPCODES]
+    if len(strings) > 1:
+        raise DataError(f"{where}: pickle holds more than one string")
+    value = str(strings[0]) if strings else None
     if value is None:
         raise DataError(f"{where}: pickle holds no string")
     return value

@@ -256,3 +256,10 @@ def _hub_rows(files: Sequence[str]) -> Iterator[dict[str, Any]]:
                         f"{type(exc).__name__}: {exc}") from None
     for row in table:
         yield dict(row)
+
+
+def read_lcb_samples(path: str) -> list[tuple[str, int, str]]:
+    """lcb_runner output (``question_id`` + ``code_list``) or our JSONL -> (id, index, code)."""
+    from apr_eval.harness.outputs_lcb import read_lcb_samples as read
+
+    return read(path)
