@@ -13,11 +13,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from lcb_support import SAMPLES, run_local
 
 from apr_eval.benchmarks.lcb_compare import error_code, truncate
 from apr_eval.benchmarks.livecodebench import LiveCodeBench
 from apr_eval.core import Execution, SandboxLimits, Verdict
-from lcb_support import SAMPLES, run_local
 
 pytestmark = pytest.mark.skipif(not SAMPLES.exists(), reason="shared sample data not mounted")
 
@@ -41,7 +41,8 @@ def graded() -> list[tuple[dict[str, Any], Execution, tuple[Any, ...]]]:
     checks = [bench.build_check(problems[r["question_id"]], r["code_list"][0], 0,
                                 SandboxLimits()) for r in rows]
     executions = run_local(checks, workers=2)
-    return [(r, e, c.job.groups[0].inputs) for r, e, c in zip(rows, executions, checks)]
+    return [(r, e, c.job.groups[0].inputs)
+            for r, e, c in zip(rows, executions, checks, strict=True)]
 
 
 def test_no_contradictions(graded: list[tuple[dict[str, Any], Execution, tuple[Any, ...]]]

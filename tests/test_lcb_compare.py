@@ -53,7 +53,8 @@ R = OutcomeKind.RETURNED
 def test_first_failing_test_decides() -> None:
     results = _group(Outcome(R, "1\n"), Outcome(R, "5\n"),
                      Outcome(OutcomeKind.TIMED_OUT), end=GroupEnd.STOPPED)
-    e = judge_tests("p", 0, False, ("a", "b", "c"), ("1", "2", "3"), results)
+    e = judge_tests(results, problem_id="p", sample_index=0, functional=False,
+                    inputs=("a", "b", "c"), expected=("1", "2", "3"))
     assert e.verdict is Verdict.FAILED and error_code(e.verdict) == -2
     assert e.failing is not None and e.failing.index == 1 and e.failing.got == "5\n"
     assert e.failing.input == "b" and e.failing.expected == "2"
@@ -70,15 +71,18 @@ def test_first_failing_test_decides() -> None:
 def test_outcome_mapping(outcome: Outcome | None, end: GroupEnd, verdict: Verdict,
                          code: int) -> None:
     outs = (Outcome(R, [1]),) + ((outcome,) if outcome else ())
-    e = judge_tests("p", 3, True, ([1], [2]), ([1], [2]), _group(*outs, end=end))
+    e = judge_tests(_group(*outs, end=end), problem_id="p", sample_index=3, functional=True,
+                    inputs=([1], [2]), expected=([1], [2]))
     assert e.verdict is verdict and error_code(e.verdict) == code
     assert e.failing is not None and e.failing.index == 1 and e.sample_index == 3
 
 
 def test_all_passed_and_missing_group() -> None:
-    e = judge_tests("p", 0, True, ([1],), ([1, 2],), _group(Outcome(R, (1, 2))))
+    e = judge_tests(_group(Outcome(R, (1, 2))), problem_id="p", sample_index=0, functional=True,
+                    inputs=([1],), expected=([1, 2],))
     assert e.verdict is Verdict.PASSED and e.failing is None and error_code(e.verdict) is None
-    assert judge_tests("p", 0, True, ([1],), (1,), []).verdict is Verdict.INFRA_ERROR
+    assert judge_tests([], problem_id="p", sample_index=0, functional=True, inputs=([1],),
+                       expected=(1,)).verdict is Verdict.INFRA_ERROR
 
 
 def test_truncate_like_upstream() -> None:

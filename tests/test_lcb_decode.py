@@ -1,4 +1,4 @@
-"""The private-test decoder: real-format payloads decode, pickles that would run code are refused."""
+"""The private-test decoder: real-format payloads decode; pickles that run code are refused."""
 
 from __future__ import annotations
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import pickle
 import zlib
-import base64
 from datetime import date
 from pathlib import Path
 
@@ -106,7 +106,7 @@ def test_delta_files() -> None:
 
 
 def test_unknown_release() -> None:
-    with pytest.raises(UsageError, match="unknown LiveCodeBench release 'release_v9'"):
+    with pytest.raises(UsageError, match=r"unknown LiveCodeBench release 'release_v9'"):
         open_benchmark("livecodebench", version="release_v9")
 
 
@@ -114,7 +114,7 @@ def test_missing_local_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found"):
         open_benchmark("livecodebench", version="release_v1", path=str(tmp_path / "x")).load()
     _write(tmp_path / "test.jsonl", [_row("a1", "[]")])
-    with pytest.raises(DataError, match="test2.jsonl"):
+    with pytest.raises(DataError, match=r"test2\.jsonl"):
         open_benchmark("livecodebench", version="release_v2", path=str(tmp_path)).load()
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from lcb_support import run_local
 
 from apr_eval.benchmarks.livecodebench import LiveCodeBench
 from apr_eval.core import Problem, SandboxLimits, Verdict
-from lcb_support import run_local
 
 STDIN = Problem("livecodebench", "t", "s1", "q", "", starter_code="", metadata={"tests": ()})
 
@@ -74,7 +74,7 @@ def verdicts() -> dict[str, tuple[Verdict, object]]:
     bench = LiveCodeBench(timeout=1.0)
     checks = [bench.build_check(p, code, 0, SandboxLimits()) for _, p, code, _ in CASES]
     return {name: (e.verdict, e.failing)
-            for (name, *_), e in zip(CASES, run_local(checks, workers=2))}
+            for (name, *_), e in zip(CASES, run_local(checks, workers=2), strict=True)}
 
 
 @pytest.mark.parametrize(("name", "expected"), [(c[0], c[3]) for c in CASES])

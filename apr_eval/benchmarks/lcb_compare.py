@@ -67,7 +67,7 @@ def stdout_mismatch(got: str, expected: str) -> str:
     got_lines, exp_lines = stripped_lines(got), stripped_lines(expected)
     if len(got_lines) != len(exp_lines):
         return "Wrong answer: mismatched output length"
-    for i, (g, e) in enumerate(zip(got_lines, exp_lines)):
+    for i, (g, e) in enumerate(zip(got_lines, exp_lines, strict=True)):
         if g == e:
             continue
         gd, ed = _decimals(g), _decimals(e)
@@ -90,15 +90,15 @@ def functional_equal(got: Any, expected: Any) -> bool:
         return False
 
 
-def judge_tests(problem_id: str, sample_index: int, functional: bool, inputs: Sequence[Any],
-                expected: Sequence[Any], results: Sequence[GroupResult]) -> Execution:
+def judge_tests(results: Sequence[GroupResult], *, problem_id: str, sample_index: int,
+                functional: bool, inputs: Sequence[Any], expected: Sequence[Any]) -> Execution:
     """The sandbox's raw outcomes -> one Execution, first failing test in order decides."""
     group = next((g for g in results if g.name == TESTS_GROUP), None)
     if group is None:
         return Execution(problem_id, sample_index, Verdict.INFRA_ERROR,
                          {TESTS_GROUP: Verdict.INFRA_ERROR}, detail="no result for test group")
     duration = sum(o.duration_s for o in group.outcomes)
-    for i, (outcome, exp) in enumerate(zip(group.outcomes, expected)):
+    for i, (outcome, exp) in enumerate(zip(group.outcomes, expected, strict=False)):
         verdict, reason = _judge_one(functional, outcome.kind, outcome.value, outcome.error, exp)
         if verdict is Verdict.PASSED:
             continue

@@ -180,8 +180,9 @@ class LiveCodeBench:
                           deadline_s=(self.timeout + 1) * n + 5)
         job = Job(SampleKey(problem.problem_id, sample_index), program, mode, entry, (group,),
                   guard="lcb")
-        judge = functools.partial(lcb_compare.judge_tests, problem.problem_id, sample_index,
-                                  functional, inputs, expected)
+        judge = functools.partial(lcb_compare.judge_tests, problem_id=problem.problem_id,
+                                  sample_index=sample_index, functional=functional,
+                                  inputs=inputs, expected=expected)
         return Check(job, judge)
 
     def passed(self, score_name: str, group_verdicts: dict[str, str]) -> bool:
@@ -229,9 +230,9 @@ def _local_rows(path: Path, files: Sequence[str]) -> Iterator[dict[str, Any]]:
     if not path.exists():
         raise DataError(f"LiveCodeBench data not found: {path}")
     targets = [path] if path.is_file() else [path / f for f in files]
-    for target in targets:
-        if not target.exists() and Path(f"{target}.gz").exists():
-            target = Path(f"{target}.gz")
+    for wanted in targets:
+        target = wanted if wanted.exists() or not Path(f"{wanted}.gz").exists() \
+            else Path(f"{wanted}.gz")
         if not target.exists():
             raise DataError(f"LiveCodeBench data not found: {target} (needed by this release)")
         opener = gzip.open if target.suffix == ".gz" else open

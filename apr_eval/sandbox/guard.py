@@ -196,7 +196,7 @@ class LcbStdin(io.StringIO):
         super().__init__("")
         self.text: str | None = None
         self.lines: Iterator[str] = iter(())
-        self.buffer = io.BytesIO(b"")
+        self.buffer: Any = io.BytesIO(b"")
 
     def readline(self, *args: Any) -> str:  # type: ignore[override]
         return next(self.lines) if self.text is not None else super().readline(*args)
@@ -204,7 +204,7 @@ class LcbStdin(io.StringIO):
     def readlines(self, *args: Any) -> list[str]:  # type: ignore[override]
         return self.text.split("\n") if self.text is not None else super().readlines(*args)
 
-    def read(self, *args: Any) -> str:  # type: ignore[override]
+    def read(self, *args: Any) -> str:
         return self.text if self.text is not None else super().read(*args)
 
 

@@ -124,7 +124,7 @@ def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gu
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
-    for text, limit in zip(group["inputs"], group["limits"]):
+    for text, limit in zip(group["inputs"], group["limits"], strict=False):
         start = time.perf_counter()
         captured = guard.Capture(sink)
         try:
@@ -254,7 +254,7 @@ def _supervise(g: _Group, deadline: float) -> str:
 
 def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
                seq: int) -> None:
-    workdir = f"/tmp/g{os.getpid()}-{seq}"  # distinct per runner (several share /tmp outside Docker)
+    workdir = f"/tmp/g{os.getpid()}-{seq}"  # distinct per runner: several may share a /tmp
     os.makedirs(workdir, mode=0o700, exist_ok=True)
     res_r, res_w = os.pipe()
     out_r, out_w = os.pipe()
