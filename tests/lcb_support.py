@@ -34,10 +34,28 @@ def _batch(checks: Sequence[Check]) -> dict[str, object]:
     return {"groups": groups, "jobs": jobs, "output_bytes": 8 << 20}
 
 
-def _run_batch(checks: Sequence[Check]) -> list[Execution]:
-    proc = subprocess.run([sys.executable, "-m", "apr_eval.sandbox.runner"],
-                          input=json.dumps(_batch(checks)).encode(), capture_output=True,
-                          cwd=ROOT, check=False, timeout=3600)
+def newest_sandbox_image() -> str | None:
+    """The most recent local ``apr-eval-sandbox`` image, if Docker answers."""
+    try:
+        out = subprocess.run(["docker", "images", "apr-eval-sandbox", "--format",
+                              "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True,
+                             timeout=30, check=False).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out[0] if out else None
+
+
+def docker_command(image: str) -> list[str]:
+    """The runner from this checkout inside a sandbox image: no network, capped, read-only."""
+    return ["docker", "run", "--rm", "-i", "--network", "none", "--memory", "4g",
+            "--pids-limit", "256", "--read-only", "--tmpfs", "/tmp:rw,exec,size=256m",
+            "-v", f"{ROOT / 'apr_eval' / 'sandbox'}:/opt/apr/apr_eval/sandbox:ro", image]
+
+
+def _run_batch(checks: Sequence[Check], command: Sequence[str] = ()) -> list[Execution]:
+    command = list(command) or [sys.executable, "-m", "apr_eval.sandbox.runner"]
+    proc = subprocess.run(command, input=json.dumps(_batch(checks)).encode(),
+                          capture_output=True, cwd=ROOT, check=False, timeout=3600)
     found: dict[str, list[GroupResult]] = {}
     for line in proc.stdout.decode().splitlines():
         rec = json.loads(line)
@@ -50,11 +68,13 @@ def _run_batch(checks: Sequence[Check]) -> list[Execution]:
     return [c.judge(found.get(str(i), [])) for i, c in enumerate(checks)]
 
 
-def run_local(checks: Sequence[Check], workers: int = 1) -> list[Execution]:
-    """One runner process per worker, checks split round-robin; results in input order."""
+def run_local(checks: Sequence[Check], workers: int = 1,
+              command: Sequence[str] = ()) -> list[Execution]:
+    """One runner process (or container, with ``command``) per worker, checks split
+    round-robin; results in input order."""
     parts = [list(checks[w::workers]) for w in range(workers)]
     with ThreadPoolExecutor(workers) as pool:
-        done = list(pool.map(_run_batch, parts))
+        done = list(pool.map(lambda part: _run_batch(part, command), parts))
     out: list[Execution | None] = [None] * len(checks)
     for w, results in enumerate(done):
         for k, e in enumerate(results):

@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from lcb_support import SAMPLES, run_local
+from lcb_support import SAMPLES, docker_command, newest_sandbox_image, run_local
 
 from apr_eval.benchmarks.lcb_compare import error_code, truncate
 from apr_eval.benchmarks.livecodebench import LiveCodeBench
@@ -33,14 +33,21 @@ def official_public_failure(row: dict[str, Any], inputs: tuple[Any, ...]) -> int
     return keys.index(meta["inputs"]) if meta["inputs"] in keys else None
 
 
-@pytest.fixture(scope="module")
-def graded() -> list[tuple[dict[str, Any], Execution, tuple[Any, ...]]]:
+@pytest.fixture(scope="module", params=["runner", pytest.param("docker", marks=pytest.mark.docker)])
+def graded(request: pytest.FixtureRequest
+           ) -> list[tuple[dict[str, Any], Execution, tuple[Any, ...]]]:
+    command: list[str] = []
+    if request.param == "docker":
+        image = newest_sandbox_image()
+        if image is None:
+            pytest.skip("no apr-eval-sandbox image")
+        command = docker_command(image)  # this checkout's runner inside the sandbox image
     bench = LiveCodeBench()
     problems = {p.problem_id: p for p in bench.load()}
     rows = json.loads(SAMPLES.read_text())
     checks = [bench.build_check(problems[r["question_id"]], r["code_list"][0], 0,
                                 SandboxLimits()) for r in rows]
-    executions = run_local(checks, workers=2)
+    executions = run_local(checks, workers=2, command=command)
     return [(r, e, c.job.groups[0].inputs)
             for r, e, c in zip(rows, executions, checks, strict=True)]
 
