@@ -50,6 +50,8 @@ CASES: list[tuple[str, Problem, str, Verdict]] = [
      "n = 0\ndef f():\n    global n\n    n += 1\nf()\nprint(n)", Verdict.ERROR),
     ("stdin-buffer", _stdin_problem(ADD),
      "import sys\nprint(sum(map(int, sys.stdin.buffer.read().split())))", Verdict.ERROR),
+    ("stdin-class-solution", _stdin_problem(ADD),
+     "class Solution:\n    pass\na, b = map(int, input().split())\nprint(a + b)", Verdict.ERROR),
     ("timeout", _stdin_problem(ADD[:1]), "while True:\n    pass", Verdict.TIMEOUT),
     ("syntax", _stdin_problem(ADD), "print(", Verdict.ERROR),
     ("func-tuple", _func_problem([("[1, 2]", "[2, 1]")]),

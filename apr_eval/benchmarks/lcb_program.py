@@ -20,15 +20,15 @@ import ast
 
 STDIO_ENTRY = "wrapped_function"
 
-_PRELUDE_MODULES = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy",
-                    "math", "random", "statistics", "itertools", "functools", "operator",
-                    "io", "sys", "json")
-IMPORT_PRELUDE = (
-    "".join(f"from {m} import *\n" for m in (*_PRELUDE_MODULES[:15], "json", "builtins",
-                                             "typing"))
-    + "".join(f"import {m}\n" for m in _PRELUDE_MODULES)
-    + "sys.setrecursionlimit(50000)\n"
-)
+_STAR_MODULES = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math",
+                 "random", "statistics", "itertools", "functools", "operator", "io", "sys",
+                 "json", "builtins", "typing")
+_PLAIN_MODULES = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math",
+                  "random", "statistics", "itertools", "functools", "operator", "io", "sys",
+                  "json")
+IMPORT_PRELUDE = ("".join(f"from {m} import *\n" for m in _STAR_MODULES)
+                  + "".join(f"import {m}\n" for m in _PLAIN_MODULES)
+                  + "sys.setrecursionlimit(50000)\n")
 
 
 def functional_program(code: str) -> str:
@@ -36,7 +36,14 @@ def functional_program(code: str) -> str:
 
 
 def functional_entry(code: str, func_name: str) -> str:
+    """Upstream calls ``Solution().<name>`` whenever the text mentions ``class Solution``."""
     return f"Solution.{func_name}" if "class Solution" in code else func_name
+
+
+def stdio_entry(program: str) -> str:
+    """The same text test applies to stdin programs: one mentioning ``class Solution`` is looked
+    up on ``Solution()`` and fails to load upstream (``Solution`` is local to the wrapper)."""
+    return functional_entry(program, STDIO_ENTRY)
 
 
 def unwrap_main_guard(code: str) -> str:

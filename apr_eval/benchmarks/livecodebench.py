@@ -173,7 +173,8 @@ class LiveCodeBench:
             entry = lcb_program.functional_entry(code, problem.entry_point)
             mode = ExecMode.FUNCTION
         else:
-            program, entry = lcb_program.stdio_program(code), lcb_program.STDIO_ENTRY
+            program = lcb_program.stdio_program(code)
+            entry = lcb_program.stdio_entry(program)
             mode = ExecMode.STDIO
         n = len(inputs)
         group = TestGroup(lcb_compare.TESTS_GROUP, inputs, (self.timeout,) * n,
