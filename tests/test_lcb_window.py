@@ -7,7 +7,12 @@ from datetime import date
 from apr_eval.benchmarks.base import open_benchmark
 from apr_eval.core import Check, GroupEnd, GroupResult, Outcome, OutcomeKind, SandboxLimits
 from apr_eval.harness.score import score_run
-from apr_eval.harness.window import DateWindow, possibly_contaminated, window_report
+from apr_eval.harness.window import (
+    DateWindow,
+    possibly_contaminated,
+    score_in_window,
+    window_report,
+)
 from apr_eval.sandbox.executor import FakeExecutor
 
 
@@ -59,3 +64,24 @@ def test_contamination_mark() -> None:
     assert not possibly_contaminated(None, date(2025, 1, 1))
     assert possibly_contaminated(date(2020, 1, 1), None)
     assert window.as_strings() == ("2025-01-01", "2025-04-30")
+
+
+def test_rescoring_a_run_in_windows() -> None:
+    bench = open_benchmark("livecodebench")
+    problems = bench.load()
+    for p in problems:
+        EXPECTED[p.problem_id] = [t.output for t in p.metadata["tests"]]
+    checks = [bench.build_check(p, "print()", 0, SandboxLimits()) for p in problems]
+    execs = {e.key: e for e in FakeExecutor(_answers_atcoder_only).run(checks, SandboxLimits())}
+    cutoff = date(2024, 12, 1)
+    early, early_report = score_in_window("r", execs, bench, problems,
+                                          window=DateWindow(None, date(2024, 12, 31)),
+                                          cutoff=cutoff)
+    late, late_report = score_in_window("r", execs, bench, problems,
+                                        window=DateWindow(date(2025, 1, 1), None), cutoff=cutoff)
+    assert early_report.contaminated and not late_report.contaminated
+    assert early_report.problems + late_report.problems == 342
+    assert early[0].problems == early_report.problems and late[0].problems == late_report.problems
+    atcoder_late = [p for p in problems if p.release_date and p.release_date >= date(2025, 1, 1)
+                    and p.metadata["platform"] == "atcoder"]
+    assert late[0].pass_at_k == len(atcoder_late) / late_report.problems

@@ -7,11 +7,15 @@ the window's first day may have seen the problems: its score is marked possibly 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
-from apr_eval.core import Problem
+from apr_eval.core import Execution, Problem, Score
+
+if TYPE_CHECKING:
+    from apr_eval.benchmarks.base import Benchmark
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,16 @@ class WindowReport:
 
 def window_report(window: DateWindow, problems: int, cutoff: date | None) -> WindowReport:
     return WindowReport(window, problems, cutoff, possibly_contaminated(cutoff, window.start))
+
+
+def score_in_window(run_id: str, executions: Mapping[object, Execution], benchmark: Benchmark,
+                    problems: Sequence[Problem], *, window: DateWindow,
+                    cutoff: date | None) -> tuple[list[Score], WindowReport]:
+    """Re-score a run on the problems released inside ``window`` (LCB's date slider)."""
+    from apr_eval.harness.score import score_run
+
+    inside = {p.problem_id for p in window.select(problems)}
+    kept = {k: e for k, e in executions.items() if e.problem_id in inside}
+    scores = score_run(run_id, kept, benchmark)
+    scored = len({e.problem_id for e in kept.values()})
+    return scores, window_report(window, scored, cutoff)
