@@ -135,3 +135,28 @@ def test_bad_options() -> None:
         open_benchmark("livecodebench", colour="red")
     with pytest.raises(UsageError, match="empty"):
         open_benchmark("livecodebench", start_date="2025-02-01", end_date="2025-01-01")
+
+
+def test_hub_release_goes_through_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No network here: a fake ``datasets.load_dataset`` records what the loader asks for."""
+    import datasets
+
+    asked: dict[str, object] = {}
+
+    def fake_load_dataset(kind: str, data_files: list[str], split: str) -> list[dict[str, str]]:
+        asked.update(kind=kind, data_files=data_files, split=split)
+        return [_row("h1", encode_compressed("[]"))]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    problems = open_benchmark("livecodebench", version="release_v2").load()
+    assert [p.problem_id for p in problems] == ["h1"]
+    assert asked == {"kind": "json", "split": "train", "data_files": [
+        "hf://datasets/livecodebench/code_generation_lite/test.jsonl",
+        "hf://datasets/livecodebench/code_generation_lite/test2.jsonl"]}
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(DataError, match="could not load livecodebench/code_generation_lite"):
+        open_benchmark("livecodebench", version="v6").load()
