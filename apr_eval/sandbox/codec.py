@@ -5,7 +5,8 @@ Stdlib only: this file is also copied into the sandbox image and imported by the
 Plain JSON keeps ``None``, ``bool``, ``int``, ``str`` and finite ``float``; everything else is a
 one-key object: ``{"$t": [...]}`` tuple, ``{"$s": [...]}`` set, ``{"$fs": [...]}`` frozenset,
 ``{"$d": [[k, v], ...]}`` dict, ``{"$c": [re, im]}`` complex, ``{"$f": "nan"|"inf"|"-inf"}``,
-``{"$b": "<base64>"}`` bytes, ``{"$i": "0x..."}`` huge int, ``{"$o": "TypeName"}`` anything else. An ``$o`` value decodes to an
+``{"$b": "<base64>"}`` bytes, ``{"$i": "0x..."}`` huge int, ``{"$o": "TypeName"}`` anything
+else. An ``$o`` value decodes to an
 :class:`Opaque`, which equals nothing: a program cannot pass by returning an object whose
 ``__eq__`` lies. Subclasses of builtins are encoded through the builtin's own methods, so an
 overridden ``__eq__``/``__iter__``/``__str__`` is never consulted.

@@ -23,21 +23,30 @@ from typing import Any
 EVALPLUS_MAX_MEMORY = 4 * 1024 * 1024 * 1024
 
 
-class TimeoutException(Exception):  # noqa: N818 - evalplus's name; user code may catch Exception
+class TimeoutException(Exception):
     pass
 
 
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
+    """evalplus's per-input limit, counted in CPU seconds (ITIMER_PROF), not wall seconds.
+
+    evalplus uses the wall clock, so its verdicts move with machine load: a correct O(n^3)
+    solution times out while another job shares the core. The limits here are derived from
+    the canonical solution's CPU time too, so the ratio holds under load. Programs that sleep
+    or block burn no CPU; the group's wall-clock deadline (enforced by the runner and, as a
+    backstop, by the host) stops those.
+    """
+
     def handler(signum: int, frame: Any) -> None:
         raise TimeoutException("Timed out!")
 
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    signal.signal(signal.SIGALRM, handler)
+    signal.signal(signal.SIGPROF, handler)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
 
 
 class Sink(io.StringIO):
@@ -56,10 +65,10 @@ class Sink(io.StringIO):
     def read(self, *args: Any, **kwargs: Any) -> str:
         raise OSError
 
-    def readline(self, *args: Any, **kwargs: Any) -> str:
+    def readline(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
         raise OSError
 
-    def readlines(self, *args: Any, **kwargs: Any) -> list[str]:
+    def readlines(self, *args: Any, **kwargs: Any) -> list[str]:  # type: ignore[override]
         raise OSError
 
     def readable(self, *args: Any, **kwargs: Any) -> bool:
@@ -115,7 +124,7 @@ def _memory_bytes() -> int:
     return min(EVALPLUS_MAX_MEMORY, total)
 
 
-def reliability_guard() -> None:  # noqa: PLR0915 - a faithful copy of evalplus's list
+def reliability_guard() -> None:
     import resource
 
     limit = _memory_bytes()

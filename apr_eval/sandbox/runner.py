@@ -6,10 +6,12 @@ raised exception, per-input timeout). It never sees expected outputs and never d
 sample passed: the host does. Each group record it prints is one JSON line whose identifying keys
 come *after* the child's data, so a child cannot forge another job's record.
 
-Input: ``{"groups": {gid: {"inputs": [...], "limits": [...], "deadline": s}},
+Input: ``{"groups": {gid: {"inputs": [...], "limits": [...],
+"deadline": s}},
 "jobs": [{"id", "code", "mode", "entry", "guard", "groups": [[name, gid], ...]}],
 "output_bytes": N, "result_bytes": N}``.
-Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``, ``{"t": "done"}``.
+Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``,
+``{"t": "done"}``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import select
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -65,20 +68,20 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
-    for args, limit in zip(group["inputs"], group["limits"]):
-        start = time.perf_counter()
+    for args, limit in zip(group["inputs"], group["limits"], strict=False):
+        start = time.process_time()
         try:
             with guard.time_limit(limit), guard.swallowed(sink):
                 out = fn(*args)
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", out, "", time.perf_counter() - start)
+        _report(fd, "returned", out, "", time.process_time() - start)
     _end(fd, "completed")
 
 
@@ -88,8 +91,8 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
     except BaseException as exc:  # noqa: BLE001
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
-    for text, limit in zip(group["inputs"], group["limits"]):
-        start = time.perf_counter()
+    for text, limit in zip(group["inputs"], group["limits"], strict=False):
+        start = time.process_time()
         captured = guard.Capture(sink)
         try:
             with guard.time_limit(limit), guard.stdio(str(text), captured):
@@ -98,14 +101,14 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
                 except SystemExit:
                     pass
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", captured.getvalue(), "", time.perf_counter() - start)
+        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
     _end(fd, "completed")
 
 
@@ -156,7 +159,11 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
             f.write("1000")  # if the container runs out of memory, the program dies first
     except OSError:
         pass
-    sink = guard.Sink(output_bytes, lambda: (_end(res_w, "output_limit"), os._exit(0)))
+    def on_limit() -> None:
+        _end(res_w, "output_limit")
+        os._exit(0)
+
+    sink = guard.Sink(output_bytes, on_limit)
     if job.get("guard") == "evalplus":
         guard.reliability_guard()
     elif job.get("guard") == "lcb":
@@ -254,8 +261,7 @@ def _supervise(g: _Group, deadline: float) -> str:
 
 def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
                seq: int) -> None:
-    workdir = f"/tmp/g{os.getpid()}-{seq}"  # distinct per runner: several may share a /tmp
-    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix=f"g{seq}-")
     res_r, res_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
