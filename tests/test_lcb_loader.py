@@ -21,7 +21,7 @@ from apr_eval.errors import DataError, UsageError
 @pytest.fixture(scope="module")
 def embedded() -> LiveCodeBench:
     bench = open_benchmark("livecodebench")
-    assert isinstance(bench, LiveCodeBench) and isinstance(bench, Benchmark)
+    assert isinstance(bench, LiveCodeBench) and isinstance(bench, Benchmark)  # whole protocol
     return bench
 
 
@@ -160,3 +160,10 @@ def test_hub_release_goes_through_datasets(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(DataError, match="could not load livecodebench/code_generation_lite"):
         open_benchmark("livecodebench", version="v6").load()
+
+
+def test_assemble_takes_the_last_code_block(embedded: LiveCodeBench) -> None:
+    problem = embedded.load()[0]
+    chat = "Here:\n```python\nprint(1)\n```\nor better\n```python\nprint(2)\nprint(3)\n```\nbye"
+    assert embedded.assemble(problem, chat) == "print(2)\nprint(3)"
+    assert embedded.assemble(problem, "  print(4)\n") == "print(4)"

@@ -10,7 +10,7 @@ import pytest
 from apr_eval.benchmarks.livecodebench import LiveCodeBench, read_lcb_samples
 from apr_eval.core import Execution, FailingTest, Verdict
 from apr_eval.errors import DataError
-from apr_eval.harness.outputs_lcb import write_lcb_out
+from apr_eval.harness.outputs_lcb import write_eval_all
 
 
 def test_reads_lcb_runner_output_and_our_jsonl(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_eval_all_shape(tmp_path: Path) -> None:
     ]
     codes = {("abc387_b", 0): "a", ("abc387_b", 1): "b", ("3708", 0): "c"}
     out = tmp_path / "eval_all.json"
-    assert write_lcb_out(out, problems, codes, execs) == 2
+    assert write_eval_all(out, problems, codes, execs) == 2
     rows = {r["question_id"]: r for r in json.loads(out.read_text())}
     assert rows["abc387_b"]["graded_list"] == [True, False]
     assert rows["abc387_b"]["pass@1"] == 0.5 and rows["abc387_b"]["code_list"] == ["a", "b"]

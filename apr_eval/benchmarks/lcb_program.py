@@ -75,3 +75,14 @@ def stdio_program(code: str) -> str:
                 + "\n" + ast.unparse(fn))
     except Exception:  # noqa: BLE001 - upstream runs the text as is when it cannot wrap it
         return code
+
+
+def extract_code(output: str) -> str:
+    """lcb_runner's ``extract_code`` for chat styles: the text between the last two lines that
+    contain a code fence. With fewer than two fences upstream returns ""; here the output itself
+    is returned (stripped), as upstream does for base-model styles."""
+    lines = output.split("\n")
+    fences = [i for i, line in enumerate(lines) if "```" in line]
+    if len(fences) < 2:
+        return output.strip()
+    return "\n".join(lines[fences[-2] + 1: fences[-1]])

@@ -159,6 +159,10 @@ class LiveCodeBench:
     def render_prompt(self, problem: Problem, style: PromptStyle) -> Prompt:
         return lcb_prompts.render(problem, style)
 
+    def assemble(self, problem: Problem, completion: str) -> str:
+        """A model's answer -> the program: the last fenced code block (lcb_runner)."""
+        return lcb_program.extract_code(completion)
+
     def canonical_solution(self, problem: Problem) -> str:
         raise UsageError("livecodebench has no reference solutions (nothing to self-check)")
 

@@ -15,9 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from apr_eval.benchmarks.base import Benchmark
 from apr_eval.benchmarks.lcb_compare import error_code, truncate
 from apr_eval.core import Execution, Problem, Verdict
 from apr_eval.errors import DataError
+from apr_eval.harness.rundir import RunDir
 
 _MESSAGES = {Verdict.FAILED: "Wrong Answer", Verdict.TIMEOUT: "Time Limit Exceeded",
              Verdict.ERROR: "Runtime Error"}
@@ -71,8 +73,14 @@ def eval_all_rows(problems: Sequence[Problem], codes: Mapping[tuple[str, int], s
     return rows
 
 
-def write_lcb_out(path: str | Path, problems: Sequence[Problem],
-                  codes: Mapping[tuple[str, int], str], executions: Iterable[Execution]) -> int:
+def write_lcb_out(path: str | Path, benchmark: Benchmark, run: RunDir) -> int:
+    """Write a run's verdicts as lcb_runner's eval_all file; returns the problems written."""
+    codes = {(k.problem_id, k.sample_index): c.code for k, c in run.completions().items()}
+    return write_eval_all(path, benchmark.load(), codes, run.executions().values())
+
+
+def write_eval_all(path: str | Path, problems: Sequence[Problem],
+                   codes: Mapping[tuple[str, int], str], executions: Iterable[Execution]) -> int:
     """Write the eval_all file (atomically); returns the number of problems written."""
     rows = eval_all_rows(problems, codes, executions)
     target = Path(path)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from apr_eval.core import Execution, Problem, Score
+from apr_eval.core import Execution, Problem, SampleKey, Score
 
 if TYPE_CHECKING:
     from apr_eval.benchmarks.base import Benchmark
@@ -73,7 +73,7 @@ def window_report(window: DateWindow, problems: int, cutoff: date | None) -> Win
     return WindowReport(window, problems, cutoff, possibly_contaminated(cutoff, window.start))
 
 
-def score_in_window(run_id: str, executions: Mapping[object, Execution], benchmark: Benchmark,
+def score_in_window(run_id: str, executions: Mapping[SampleKey, Execution], benchmark: Benchmark,
                     problems: Sequence[Problem], *, window: DateWindow,
                     cutoff: date | None) -> tuple[list[Score], WindowReport]:
     """Re-score a run on the problems released inside ``window`` (LCB's date slider)."""
