@@ -16,7 +16,8 @@ from apr_eval.core import Check, Execution, GroupEnd, GroupResult, Outcome, Outc
 from apr_eval.sandbox import codec
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = Path("/work/shared/data/samples/livecodebench/Qwen2.5-Ins-7B/eval_all_v5_only.json")
+SAMPLES = (ROOT.parent / "shared" / "data" / "samples" / "livecodebench" / "Qwen2.5-Ins-7B"
+           / "eval_all_v5_only.json")
 
 
 def _batch(checks: Sequence[Check]) -> dict[str, object]:
@@ -32,24 +33,6 @@ def _batch(checks: Sequence[Check]) -> dict[str, object]:
         jobs.append({"id": str(i), "code": check.job.code, "mode": check.job.mode.value,
                      "entry": check.job.entry_point, "guard": check.job.guard, "groups": names})
     return {"groups": groups, "jobs": jobs, "output_bytes": 8 << 20}
-
-
-def newest_sandbox_image() -> str | None:
-    """The most recent local ``apr-eval-sandbox`` image, if Docker answers."""
-    try:
-        out = subprocess.run(["docker", "images", "apr-eval-sandbox", "--format",
-                              "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True,
-                             timeout=30, check=False).stdout.split()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out[0] if out else None
-
-
-def docker_command(image: str) -> list[str]:
-    """The runner from this checkout inside a sandbox image: no network, capped, read-only."""
-    return ["docker", "run", "--rm", "-i", "--network", "none", "--memory", "4g",
-            "--pids-limit", "256", "--read-only", "--tmpfs", "/tmp:rw,exec,size=256m",
-            "-v", f"{ROOT / 'apr_eval' / 'sandbox'}:/opt/apr/apr_eval/sandbox:ro", image]
 
 
 def _run_batch(checks: Sequence[Check], command: Sequence[str] = ()) -> list[Execution]:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
-from lcb_support import SAMPLES, docker_command, newest_sandbox_image, run_local
+from lcb_support import SAMPLES, run_local
 
 from apr_eval.benchmarks.lcb_compare import error_code, truncate
 from apr_eval.benchmarks.livecodebench import LiveCodeBench
 from apr_eval.core import Execution, SandboxLimits, Verdict
-
-pytestmark = pytest.mark.skipif(not SAMPLES.exists(), reason="shared sample data not mounted")
 
 
 def official_public_failure(row: dict[str, Any], inputs: tuple[Any, ...]) -> int | None:
@@ -34,20 +33,22 @@ def official_public_failure(row: dict[str, Any], inputs: tuple[Any, ...]) -> int
 
 
 @pytest.fixture(scope="module", params=["runner", pytest.param("docker", marks=pytest.mark.docker)])
-def graded(request: pytest.FixtureRequest
+def graded(request: pytest.FixtureRequest, shared_data: Path
            ) -> list[tuple[dict[str, Any], Execution, tuple[Any, ...]]]:
-    command: list[str] = []
-    if request.param == "docker":
-        image = newest_sandbox_image()
-        if image is None:
-            pytest.skip("no apr-eval-sandbox image")
-        command = docker_command(image)  # this checkout's runner inside the sandbox image
+    assert SAMPLES.is_relative_to(shared_data)
     bench = LiveCodeBench()
     problems = {p.problem_id: p for p in bench.load()}
     rows = json.loads(SAMPLES.read_text())
     checks = [bench.build_check(problems[r["question_id"]], r["code_list"][0], 0,
                                 SandboxLimits()) for r in rows]
-    executions = run_local(checks, workers=2, command=command)
+    if request.param == "docker":  # the real sandbox: DockerExecutor, image of this runner
+        request.getfixturevalue("docker_ready")
+        from apr_eval.sandbox.docker_executor import DockerExecutor
+
+        by_key = {e.key: e for e in DockerExecutor().run(checks, SandboxLimits(workers=2))}
+        executions = [by_key[c.job.key] for c in checks]
+    else:  # the same runner as local subprocesses
+        executions = run_local(checks, workers=2)
     return [(r, e, c.job.groups[0].inputs)
             for r, e, c in zip(rows, executions, checks, strict=True)]
 

@@ -40,19 +40,24 @@ def test_eval_all_shape(tmp_path: Path) -> None:
         Execution("abc387_b", 0, Verdict.PASSED, duration_s=0.5),
         Execution("abc387_b", 1, Verdict.FAILED,
                   failing=FailingTest("tests", 1, "11", "2025", "7\n", "Wrong answer at ...")),
+        Execution("abc387_b", 2, Verdict.ERROR, detail="SyntaxError: bad",
+                  failing=FailingTest("tests", 0, "1", "2024", None, "load_error: SyntaxError")),
         Execution("3708", 0, Verdict.TIMEOUT,
                   failing=FailingTest("tests", 0, [[[1, 2]]], [1], None, "Time Limit Exceeded")),
     ]
-    codes = {("abc387_b", 0): "a", ("abc387_b", 1): "b", ("3708", 0): "c"}
+    codes = {("abc387_b", 0): "a", ("abc387_b", 1): "b", ("abc387_b", 2): "(", ("3708", 0): "c"}
     out = tmp_path / "eval_all.json"
     assert write_eval_all(out, problems, codes, execs) == 2
     rows = {r["question_id"]: r for r in json.loads(out.read_text())}
-    assert rows["abc387_b"]["graded_list"] == [True, False]
-    assert rows["abc387_b"]["pass@1"] == 0.5 and rows["abc387_b"]["code_list"] == ["a", "b"]
+    assert rows["abc387_b"]["graded_list"] == [True, False, False]
+    assert rows["abc387_b"]["pass@1"] == 1 / 3
+    assert rows["abc387_b"]["code_list"] == ["a", "b", "("]
     meta = [json.loads(m) for m in rows["abc387_b"]["metadata"]]
     assert meta[0] == {"execution time": 0.5}
     assert meta[1]["error_code"] == -2 and meta[1]["output"] == "7\n" and \
         meta[1]["inputs"] == "11" and meta[1]["expected"] == "2025"
+    assert meta[2]["error_code"] == -4 and "inputs" not in meta[2]
+    assert meta[2]["error_message"].startswith("Error during testing")
     assert json.loads(rows["3708"]["metadata"][0])["error_code"] == -3
     assert rows["3708"]["contest_date"] == "2025-01-11T18:30:00"
     # what we write, lcb_runner-shaped, reads back as samples

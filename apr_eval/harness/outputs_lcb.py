@@ -17,7 +17,7 @@ from typing import Any
 
 from apr_eval.benchmarks.base import Benchmark
 from apr_eval.benchmarks.lcb_compare import error_code, truncate
-from apr_eval.core import Execution, Problem, Verdict
+from apr_eval.core import Execution, GroupEnd, Problem, Verdict
 from apr_eval.errors import DataError
 from apr_eval.harness.rundir import RunDir
 
@@ -33,7 +33,10 @@ def sample_metadata(execution: Execution) -> dict[str, Any]:
                             "error_message": _MESSAGES.get(execution.verdict,
                                                            execution.verdict.value)}
     failing = execution.failing
-    if failing is not None:
+    if failing is not None and failing.reason.startswith(GroupEnd.LOAD_ERROR.value):
+        # upstream fails while compiling, before any test: no inputs in its metadata
+        meta["error_message"] = f"Error during testing: {execution.detail[-200:]}"
+    elif failing is not None:
         if failing.reason:
             meta["error_message"] = failing.reason
         meta["inputs"] = truncate(failing.input)
