@@ -2,7 +2,7 @@
 tests: ours (the real in-container runner as local subprocesses, verdicts on the host) against
 lcb_runner's own evaluator (``codegen_metrics``) when an interpreter that can import it is given.
 
-    python perf/lcb_eval.py [--workers 1] [--lcb-python /path/to/venv/bin/python]
+    python perf/lcb_eval.py [--workers 1] [--docker] [--lcb-python /path/to/venv/bin/python]
 
 lcb_runner: ``pip install nvidia-livecodebench`` in a throwaway venv provides it as package
 ``livecodebench`` (``lcb_runner`` for a source checkout is tried too). Both sides use the same
@@ -43,7 +43,7 @@ json.dump({"seconds": seconds, "graded": graded}, open(sys.argv[2], "w"))
 """
 
 
-def ours(workers: int) -> tuple[float, int, list[bool]]:
+def ours(workers: int, docker: bool = False) -> tuple[float, int, list[bool]]:
     bench = LiveCodeBench()
     problems = {p.problem_id: p for p in bench.load()}
     rows = json.loads(SAMPLES.read_text())
@@ -51,7 +51,13 @@ def ours(workers: int) -> tuple[float, int, list[bool]]:
                                 SandboxLimits()) for r in rows]
     tests = sum(len(c.job.groups[0].inputs) for c in checks)
     start = time.perf_counter()
-    executions = run_local(checks, workers=workers)
+    if docker:
+        from apr_eval.sandbox.docker_executor import DockerExecutor
+
+        by_key = {e.key: e for e in DockerExecutor().run(checks, SandboxLimits(workers=workers))}
+        executions = [by_key[c.job.key] for c in checks]
+    else:
+        executions = run_local(checks, workers=workers)
     return time.perf_counter() - start, tests, [e.verdict.passed for e in executions]
 
 
@@ -83,10 +89,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--lcb-python", help="python that can import lcb_runner's evaluator")
+    parser.add_argument("--docker", action="store_true",
+                        help="also time the real sandbox (DockerExecutor, built image)")
     args = parser.parse_args()
     seconds, tests, mine = ours(args.workers)
     print(f"ours:      167 programs, {tests} public tests, {seconds:.1f} s, "
-          f"{tests / seconds:.1f} tests/s, {sum(mine)} passed (workers={args.workers})")
+          f"{tests / seconds:.1f} tests/s, {sum(mine)} passed (runner subprocesses, "
+          f"workers={args.workers})")
+    if args.docker:
+        d_seconds, _, d_mine = ours(args.workers, docker=True)
+        print(f"ours (docker sandbox): {d_seconds:.1f} s, {tests / d_seconds:.1f} tests/s, "
+              f"{sum(d_mine)} passed, same verdicts as the subprocess runner: "
+              f"{d_mine == mine}")
     if not args.lcb_python:
         print("lcb_runner: not measured (give --lcb-python)")
         return
