@@ -58,7 +58,8 @@ def test_eval_all_shape(tmp_path: Path) -> None:
         meta[1]["inputs"] == "11" and meta[1]["expected"] == "2025"
     assert meta[2]["error_code"] == -4 and "inputs" not in meta[2]
     assert meta[2]["error_message"].startswith("Error during testing")
-    assert json.loads(rows["3708"]["metadata"][0])["error_code"] == -3
+    timeout = json.loads(rows["3708"]["metadata"][0])
+    assert timeout["error_code"] == -3 and timeout["error_message"] == "Time Limit Exceeded"
     assert rows["3708"]["contest_date"] == "2025-01-11T18:30:00"
     # what we write, lcb_runner-shaped, reads back as samples
     assert sorted(read_lcb_samples(str(out))) == sorted((*k, v) for k, v in codes.items())

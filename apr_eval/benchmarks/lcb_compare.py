@@ -102,7 +102,9 @@ def judge_tests(results: Sequence[GroupResult], *, problem_id: str, sample_index
         verdict, reason = _judge_one(functional, outcome.kind, outcome.value, outcome.error, exp)
         if verdict is Verdict.PASSED:
             continue
-        failing = FailingTest(TESTS_GROUP, i, inputs[i], exp, outcome.value, reason)
+        got = list(outcome.value) if functional and isinstance(outcome.value, tuple) \
+            else outcome.value  # upstream reports the prediction after tuple -> list
+        failing = FailingTest(TESTS_GROUP, i, inputs[i], exp, got, reason)
         return Execution(problem_id, sample_index, verdict, {TESTS_GROUP: verdict}, failing,
                          duration, group.detail)
     if len(group.outcomes) >= len(expected):

@@ -37,13 +37,14 @@ def sample_metadata(execution: Execution) -> dict[str, Any]:
         # upstream fails while compiling, before any test: no inputs in its metadata
         meta["error_message"] = f"Error during testing: {execution.detail[-200:]}"
     elif failing is not None:
-        if failing.reason:
-            meta["error_message"] = failing.reason
+        if execution.verdict is Verdict.FAILED:
+            meta["error_message"] = failing.reason or meta["error_message"]
+            meta["output"] = truncate(failing.got)
+        else:  # upstream: a fixed message, the exception in "error"
+            meta["error"] = failing.reason
         meta["inputs"] = truncate(failing.input)
         meta["expected"] = truncate(failing.expected)
-        if execution.verdict is Verdict.FAILED:
-            meta["output"] = truncate(failing.got)
-    if execution.detail:
+    if execution.detail and "error" not in meta:
         meta["error"] = execution.detail[-300:]
     return meta
 
