@@ -167,3 +167,16 @@ def test_assemble_takes_the_last_code_block(embedded: LiveCodeBench) -> None:
     chat = "Here:\n```python\nprint(1)\n```\nor better\n```python\nprint(2)\nprint(3)\n```\nbye"
     assert embedded.assemble(problem, chat) == "print(2)\nprint(3)"
     assert embedded.assemble(problem, "  print(4)\n") == "print(4)"
+
+
+def test_data_hash_ignores_how_dates_arrive(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime
+
+    import datasets
+
+    _write(tmp_path / "test.jsonl", [_row("a1", "[]")])
+    local = open_benchmark("livecodebench", version="v1", path=str(tmp_path)).data_hash
+    hub_row = dict(_row("a1", "[]"), contest_date=datetime(2024, 5, 1))  # arrow timestamp
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: [hub_row])
+    assert open_benchmark("livecodebench", version="v1").data_hash == local

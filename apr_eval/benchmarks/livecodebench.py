@@ -118,8 +118,9 @@ class LiveCodeBench:
             digest = hashlib.sha256()
             problems = []
             for row in self._rows():
-                digest.update(json.dumps(row, sort_keys=True, default=str).encode())
-                problems.append(self._problem(row))
+                problem = self._problem(row)
+                digest.update(_canonical(problem))
+                problems.append(problem)
             self._hash = "sha256:" + digest.hexdigest()
             self._problems = problems
         return [p for p in self._problems if self.window.contains(p.release_date)]
@@ -193,6 +194,14 @@ class LiveCodeBench:
     def passed(self, score_name: str, group_verdicts: dict[str, str]) -> bool:
         verdict = group_verdicts.get(lcb_compare.TESTS_GROUP, group_verdicts.get(""))
         return verdict == "passed"
+
+
+def _canonical(p: Problem) -> bytes:
+    """What the data hash covers: the same bytes whether rows came from the hub (where dates
+    may arrive as timestamps) or from a local copy."""
+    tests = [[t.input, t.output, t.testtype] for t in p.metadata["tests"]]
+    return json.dumps([p.problem_id, p.metadata["contest_date"], p.metadata["platform"],
+                       p.difficulty, p.prompt, p.starter_code, p.entry_point, tests]).encode()
 
 
 @functools.lru_cache(maxsize=64)
