@@ -21,7 +21,8 @@ from apr_eval.errors import DataError
 from apr_eval.sandbox import codec
 
 GT_TIME_LIMIT_S = 60.0
-CACHE_FORMAT = 2  # 2: per-input times are CPU seconds
+DIGEST_OVER = 64 * 1024  # bytes of encoded output above which exact-only outputs are digests
+CACHE_FORMAT = 3  # 2: per-input times are CPU seconds; 3: large outputs stored as digests
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class CanonicalTask:
     code: str
     entry_point: str
     groups: Mapping[str, Sequence[Any]]  # group name -> inputs (already deserialized)
+    # Outputs are compared by exact equality only (no tolerance, no special oracle): large
+    # float-free outputs may be kept as digests (see codec.digest) instead of values.
+    digest_ok: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,8 @@ def _batch(tasks: Sequence[CanonicalTask]) -> bytes:
             gid = f"{t.task_id}/{name}"
             groups[gid] = {"inputs": [codec.encode(x) for x in inputs],
                            "limits": [GT_TIME_LIMIT_S] * len(inputs),
-                           "deadline": GT_TIME_LIMIT_S * max(1, len(inputs))}
+                           "deadline": GT_TIME_LIMIT_S * max(1, len(inputs)),
+                           "digest_over": DIGEST_OVER if t.digest_ok else 0}
             refs.append([name, gid])
         jobs.append({"id": t.task_id, "code": t.code, "mode": "function",
                      "entry": t.entry_point, "guard": "none", "groups": refs})

@@ -47,11 +47,18 @@ def _write_all(fd: int, data: bytes) -> None:
 # ---------------------------------------------------------------- child side
 
 
-def _report(fd: int, kind: str, value: Any, error: str, duration: float) -> None:
+def _report(fd: int, kind: str, value: Any, error: str, duration: float,
+            digest_over: int = 0) -> None:
+    """One outcome line. In exact-compare groups a value over ``digest_over`` bytes is sent as
+    its canonical digest (see codec.digest), which the host compares with the expected one's."""
     try:
         line = json.dumps([kind, codec.encode(value), error, duration])
     except (ValueError, TypeError, RecursionError, codec.EncodeError):
         line = json.dumps([kind, {"$o": type(value).__name__}, error, duration])
+    if 0 < digest_over < len(line):
+        d = codec.digest(value, allow_floats=False)
+        if d is not None:
+            line = json.dumps([kind, {"$h": [d.hexdigest, len(line)]}, error, duration])
     _write_all(fd, line.encode() + b"\n")
 
 
@@ -81,7 +88,8 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
             _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", out, "", time.process_time() - start)
+        _report(fd, "returned", out, "", time.process_time() - start,
+                int(group.get("digest_over", 0)))
     _end(fd, "completed")
 
 
@@ -304,7 +312,8 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
 def main() -> None:
     batch = json.loads(sys.stdin.buffer.read())
     groups = {gid: {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": g["limits"],
-                    "deadline": g["deadline"]} for gid, g in batch["groups"].items()}
+                    "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0))}
+              for gid, g in batch["groups"].items()}
     limits = {"output_bytes": int(batch["output_bytes"]),
               "result_bytes": int(batch.get("result_bytes", 64 << 20))}
     _emit({"t": "ready"})

@@ -1,0 +1,188 @@
+"""llama-cpp-python, in process, for GGUF files.
+
+Chat prompts go through the model's own chat template (from the GGUF metadata) with
+``create_chat_completion``; completion prompts are raw continuations with stop sequences.
+llama-cpp-python has no ``n``: samples are drawn one by one, sample ``j`` with seed
+``params.seed + j``. The context is reset before every sample, because a reused prompt cache
+changes seeded (and greedy) text: the same seed must always give the same text.
+
+Sampling is plain temperature / top-p, like vLLM and OpenAI servers: llama.cpp's own extras
+(top-k 40, min-p 0.05) are switched off so the numbers mean the same thing on every backend.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from importlib import metadata
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from apr_eval.core import GenerationOutput, ModelInfo, Prompt, PromptStyle, SamplingParams
+from apr_eval.errors import BackendError, UsageError
+from apr_eval.harness import models
+from apr_eval.harness.backends.base import PartialGenerationError, is_prefill, parse_options
+from apr_eval.harness.gguf import GGUFHeader, read_header
+
+INSTALL_HINT = "pip install 'apr-eval[llamacpp]' (builds llama-cpp-python, ~6.5 min on 2 cores)"
+# Cut point for rendering a pre-started assistant turn (evalplus's make_raw_chat_prompt).
+_SPLIT = "\x00APR_EVAL_PREFILL\x00"
+_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+
+
+@dataclass(frozen=True)
+class LlamaCppOptions:
+    n_ctx: int = 4096
+    # One thread by default: with two, llama.cpp slows down 10-40x as soon as anything else
+    # (the sandbox, another job) uses a core.
+    n_threads: int = 1
+    n_gpu_layers: int = 0
+    n_batch: int = 512
+    # A llama-cpp-python chat format name, to override the GGUF's own template.
+    chat_format: str | None = None
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if self.n_ctx < 16:
+            raise UsageError(f"llamacpp backend: n_ctx must be >= 16, got {self.n_ctx}")
+        if self.n_threads < 1:
+            raise UsageError(f"llamacpp backend: n_threads must be >= 1, got {self.n_threads}")
+        if self.n_batch < 1:
+            raise UsageError(f"llamacpp backend: n_batch must be >= 1, got {self.n_batch}")
+
+
+def import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise UsageError(f"the llamacpp backend needs llama-cpp-python: {INSTALL_HINT}") from None
+    return llama_cpp
+
+
+def engine_version() -> str:
+    try:
+        return metadata.version("llama-cpp-python")
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+class LlamaCppBackend:
+    name = "llamacpp"
+
+    def __init__(self, model: str, path: Path, header: GGUFHeader,
+                 options: LlamaCppOptions) -> None:
+        self._model = model
+        self._path = path
+        self._header = header
+        self.options = options
+        self._llm: Any = None
+        self._formatter: Any = None
+
+    @classmethod
+    def from_options(cls, model: str, options: Mapping[str, Any]) -> Self:
+        parsed = parse_options(cls.name, LlamaCppOptions, options)
+        path = models.resolve_model(model)
+        return cls(model, path, read_header(path), parsed)
+
+    def __enter__(self) -> Self:
+        llama_cpp = import_llama_cpp()
+        opts = self.options
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(self._path), n_ctx=opts.n_ctx, n_threads=opts.n_threads,
+                n_threads_batch=opts.n_threads, n_gpu_layers=opts.n_gpu_layers,
+                n_batch=min(opts.n_batch, opts.n_ctx), chat_format=opts.chat_format,
+                verbose=opts.verbose)
+        except (ValueError, RuntimeError) as err:
+            raise BackendError(f"llama.cpp could not load {self._path}: {err}") from None
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        llm, self._llm, self._formatter = self._llm, None, None
+        if llm is not None:
+            llm.close()
+
+    def generate(self, prompts: Sequence[Prompt],
+                 params: SamplingParams) -> list[list[GenerationOutput]]:
+        if self._llm is None:
+            raise BackendError("llamacpp backend used outside its 'with' block (model not loaded)")
+        done: dict[int, list[GenerationOutput]] = {}
+        for index, prompt in enumerate(prompts):
+            self._check_style(prompt)
+            try:
+                done[index] = [self._sample(prompt, params, j) for j in range(params.n)]
+            except ValueError as err:
+                raise PartialGenerationError(self._explain(index, err), done) from None
+        return [done[i] for i in range(len(prompts))]
+
+    def _check_style(self, prompt: Prompt) -> None:
+        if prompt.style is PromptStyle.CHAT and not self.has_chat_template():
+            raise UsageError(
+                f"{self._path.name} has no chat template: use completion prompts "
+                "(--prompt-style completion) or the llamacpp option chat_format=<name>")
+        if is_prefill(prompt) and not self._header.chat_template:
+            raise UsageError(f"{self._path.name}: a pre-started assistant turn needs the "
+                             "model's own chat template (GGUF metadata), not chat_format")
+
+    def _explain(self, index: int, err: ValueError) -> str:
+        found = _OVERFLOW.search(str(err))
+        if not found:
+            return f"llama.cpp failed on prompt {index}: {err}"
+        return (f"prompt {index} is {found[1]} tokens, which does not fit the context window "
+                f"(n_ctx={found[2]}): raise the llamacpp option n_ctx or shorten the prompt")
+
+    def _sample(self, prompt: Prompt, params: SamplingParams, index: int) -> GenerationOutput:
+        llm = self._llm
+        llm.reset()  # a reused prompt cache changes the text: keep every sample reproducible
+        kwargs: dict[str, Any] = {
+            "max_tokens": params.max_tokens, "temperature": params.temperature,
+            "top_p": params.top_p, "top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0,
+            "seed": params.seed + index, "stop": list(prompt.stop) or None,
+        }
+        start = time.perf_counter()
+        if is_prefill(prompt):
+            response = llm.create_completion(self._render_prefill(prompt), **kwargs)
+            text = response["choices"][0]["text"]
+        elif prompt.style is PromptStyle.CHAT:
+            messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+            response = llm.create_chat_completion(messages=messages, **kwargs)
+            text = response["choices"][0]["message"].get("content") or ""
+        else:
+            response = llm.create_completion(prompt.text, **kwargs)
+            text = response["choices"][0]["text"]
+        latency = time.perf_counter() - start
+        choice = response["choices"][0]
+        return GenerationOutput(text=text, finish_reason=str(choice.get("finish_reason") or ""),
+                                tokens=int(response["usage"]["completion_tokens"]),
+                                latency_s=latency)
+
+    def _render_prefill(self, prompt: Prompt) -> list[int]:
+        """Tokens of the chat rendered by the GGUF template up to the end of the pre-started
+        assistant message (no end-of-turn), so that generation continues it."""
+        llm = self._llm
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            def special(token: int) -> str:
+                return "" if token < 0 else llm.detokenize([token], special=True).decode()
+
+            self._formatter = Jinja2ChatFormatter(
+                template=self._header.chat_template, eos_token=special(llm.token_eos()),
+                bos_token=special(llm.token_bos()), add_generation_prompt=False)
+        messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        messages[-1]["content"] += _SPLIT
+        rendered = self._formatter(messages=messages).prompt
+        head = rendered.split(_SPLIT)[0]
+        return list(llm.tokenize(head.encode(), add_bos=False, special=True))
+
+    def model_info(self) -> ModelInfo:
+        name = self._model if self._model in models.EMBEDDED else self._path.stem
+        info = models.describe(self._path, name=name, header=self._header)
+        return replace(info, engine="llama-cpp-python", engine_version=engine_version())
+
+    def has_chat_template(self) -> bool:
+        return bool(self._header.chat_template or self.options.chat_format)

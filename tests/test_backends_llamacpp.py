@@ -1,0 +1,182 @@
+"""The llamacpp backend: bad input without a model, then the real embedded model (``model``)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from gguf_writer import write_gguf
+
+from apr_eval.core import ChatMessage, Prompt, PromptStyle, SamplingParams
+from apr_eval.errors import BackendError, UsageError
+from apr_eval.harness import models
+from apr_eval.harness.backends.base import BACKENDS, PartialGenerationError
+from apr_eval.harness.backends.llamacpp import LlamaCppBackend
+
+# -- no model needed ----------------------------------------------------------------------
+
+
+def test_missing_model_file() -> None:
+    with pytest.raises(UsageError, match="model file not found"):
+        BACKENDS.get("llamacpp").from_options("/no/such/model.gguf", {})
+
+
+def test_non_gguf_file(tmp_path: Path) -> None:
+    path = tmp_path / "weights.bin"
+    path.write_text("this is not a model")
+    with pytest.raises(UsageError, match="not a GGUF model file"):
+        LlamaCppBackend.from_options(str(path), {})
+
+
+def test_bad_options(tmp_path: Path) -> None:
+    path = str(write_gguf(tmp_path / "m.gguf"))
+    with pytest.raises(UsageError, match="n_threads must be >= 1"):
+        LlamaCppBackend.from_options(path, {"n_threads": 0})
+    with pytest.raises(UsageError, match="Did you mean 'n_ctx'"):
+        LlamaCppBackend.from_options(path, {"n_ctxx": 512})
+    with pytest.raises(UsageError, match="option 'n_gpu_layers' must be int"):
+        LlamaCppBackend.from_options(path, {"n_gpu_layers": "all"})
+
+
+def test_chat_template_from_metadata(tmp_path: Path) -> None:
+    with_template = LlamaCppBackend.from_options(str(write_gguf(tmp_path / "a.gguf")), {})
+    bare = LlamaCppBackend.from_options(str(write_gguf(tmp_path / "b.gguf",
+                                                       chat_template=None)), {})
+    assert with_template.has_chat_template() and not bare.has_chat_template()
+    assert LlamaCppBackend.from_options(str(tmp_path / "b.gguf"),
+                                        {"chat_format": "chatml"}).has_chat_template()
+
+
+def test_missing_llama_cpp_gives_install_hint(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    backend = LlamaCppBackend.from_options(str(write_gguf(tmp_path / "m.gguf")), {})
+    with pytest.raises(UsageError, match=r"pip install 'apr-eval\[llamacpp\]'"), backend:
+        pass
+
+
+def test_generate_outside_with_block(tmp_path: Path) -> None:
+    backend = LlamaCppBackend.from_options(str(write_gguf(tmp_path / "m.gguf")), {})
+    with pytest.raises(BackendError, match="outside its 'with' block"):
+        backend.generate([Prompt(PromptStyle.COMPLETION, text="x")], SamplingParams())
+
+
+class StubLlama:
+    """Stands in for ``llama_cpp.Llama``: tokens are bytes, completions are recorded."""
+
+    def __init__(self) -> None:
+        self.prompts: list[object] = []
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def token_eos(self) -> int:
+        return 2
+
+    def token_bos(self) -> int:
+        return -1
+
+    def detokenize(self, tokens: list[int], special: bool = False) -> bytes:
+        return b"<|im_end|>" if tokens == [2] else b""
+
+    def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
+        assert not add_bos and special
+        return list(text)
+
+    def create_completion(self, prompt: object, **kwargs: object) -> dict[str, object]:
+        self.prompts.append((prompt, kwargs))
+        return {"choices": [{"text": "    return 1\n", "finish_reason": "stop"}],
+                "usage": {"completion_tokens": 4}}
+
+
+CHATML = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def test_prefill_renders_the_template_up_to_the_open_assistant_turn(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    path = write_gguf(tmp_path / "m.gguf", chat_template=CHATML)
+    backend = LlamaCppBackend.from_options(str(path), {})
+    stub = StubLlama()
+    backend._llm = stub
+    prompt = Prompt(PromptStyle.CHAT, stop=("\n```",), messages=(
+        ChatMessage("user", "Write f."), ChatMessage("assistant", "```python\ndef f():\n")))
+    out = backend.generate([prompt], SamplingParams(n=2, seed=3, temperature=0.5))
+    rendered, kwargs = stub.prompts[0]
+    assert bytes(rendered).decode() == (  # type: ignore[call-overload]
+        "<|im_start|>user\nWrite f.<|im_end|>\n<|im_start|>assistant\n```python\ndef f():\n")
+    assert kwargs["stop"] == ["\n```"] and kwargs["temperature"] == 0.5
+    assert [p[1]["seed"] for p in stub.prompts] == [3, 4] and stub.resets == 2
+    assert [o.text for o in out[0]] == ["    return 1\n"] * 2 and out[0][0].tokens == 4
+
+
+# -- the real embedded model --------------------------------------------------------------
+
+CODE = Prompt(PromptStyle.COMPLETION, stop=("\ndef ", "\nif __name__"),
+              text='def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n')
+CHAT = Prompt(PromptStyle.CHAT, messages=(
+    ChatMessage("user", "Write a Python function add(a, b) that returns a + b."),))
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[LlamaCppBackend]:
+    pytest.importorskip("llama_cpp")
+    with LlamaCppBackend.from_options(models.DEFAULT_MODEL, {"n_ctx": 512}) as loaded:
+        yield loaded
+
+
+@pytest.mark.model
+def test_greedy_completion_and_chat(backend: LlamaCppBackend) -> None:
+    out = backend.generate([CODE, CHAT], SamplingParams(max_tokens=24))
+    completion, chat = out[0][0], out[1][0]
+    assert "return a + b" in completion.text
+    assert 0 < completion.tokens <= 24 and completion.finish_reason == "stop"
+    assert "<|im_start|>" not in chat.text and chat.tokens == 24
+    assert chat.finish_reason == "length"
+    # The chat template was applied: the model answers, it does not continue the request.
+    assert "def add" in chat.text or "```" in chat.text
+
+
+@pytest.mark.model
+def test_same_seed_same_text(backend: LlamaCppBackend) -> None:
+    params = SamplingParams(n=2, temperature=1.0, top_p=0.95, max_tokens=12, seed=5)
+    first = [o.text for o in backend.generate([CHAT], params)[0]]
+    backend.generate([CODE], replace(params, seed=99))  # leaves another prompt in the cache
+    again = [o.text for o in backend.generate([CHAT], params)[0]]
+    shifted = [o.text for o in backend.generate([CHAT], replace(params, seed=6, n=1))[0]]
+    assert first == again
+    assert first[0] != first[1]  # samples differ from one another
+    assert shifted == [first[1]]  # sample j is seeded with seed + j
+
+
+@pytest.mark.model
+def test_context_overflow_keeps_finished_prompts(backend: LlamaCppBackend) -> None:
+    long = Prompt(PromptStyle.COMPLETION, text="x = 1\n" * 600)
+    with pytest.raises(PartialGenerationError, match=r"does not fit the context window \(n_ctx=512"
+                       ) as err:
+        backend.generate([CODE, long], SamplingParams(max_tokens=4))
+    assert list(err.value.done) == [0] and err.value.done[0][0].tokens > 0
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.model
+def test_prefilled_chat_is_continued(backend: LlamaCppBackend) -> None:
+    prompt = Prompt(PromptStyle.CHAT, stop=("\n```",), messages=(
+        ChatMessage("user", "Write a Python function add(a, b) that returns a + b."),
+        ChatMessage("assistant", "```python\ndef add(a, b):\n")))
+    text = backend.generate([prompt], SamplingParams(max_tokens=16))[0][0].text
+    # The function body goes on (indented), it is not a new answer from the top.
+    assert text.startswith("    ") and "def add" not in text and "```" not in text
+
+
+@pytest.mark.model
+def test_model_info(backend: LlamaCppBackend) -> None:
+    info = backend.model_info()
+    assert info.sha256 == models.EMBEDDED[models.DEFAULT_MODEL].sha256
+    assert info.quantization == "Q4_K_M" and info.architecture == "qwen2"
+    assert info.name == models.DEFAULT_MODEL and info.engine == "llama-cpp-python"
+    assert info.engine_version == "0.3.36" and info.parameters and info.parameters > 4e8
