@@ -125,31 +125,33 @@ def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gu
     its statements into ``entry``), then call ``entry()`` once per input; see guard.LcbStdin."""
     env: dict[str, Any] = {"__name__": "__sandbox__"}
     load_stdin = guard.LcbStdin()
+    saved = sys.stdin
     try:
-        saved, sys.stdin = sys.stdin, load_stdin
+        sys.stdin = load_stdin
         with guard.time_limit(float(max(group["limits"], default=1))), \
                 contextlib.redirect_stdout(guard.Capture(sink)):
             exec(compile(job["code"], "<solution>", "exec"), env)
-        sys.stdin = saved
         fn = guard.resolve(env, job["entry"])
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
+    finally:
+        sys.stdin = saved
     for text, limit in zip(group["inputs"], group["limits"], strict=False):
-        start = time.perf_counter()
+        start = time.process_time()
         captured = guard.Capture(sink)
         try:
             with guard.time_limit(limit), guard.lcb_stdio(str(text), captured, load_stdin):
                 fn()
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", captured.getvalue(), "", time.perf_counter() - start)
+        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
     _end(fd, "completed")
 
 
