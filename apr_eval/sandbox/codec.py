@@ -222,11 +222,8 @@ def _feed(h: _Hasher, value: Any, depth: int, floats: bool) -> None:
 
 
 def digest(value: Any, allow_floats: bool = True) -> Digest | None:
-    """The canonical digest of ``value``, or None where equality cannot be reduced to one.
-
-    The runner passes ``allow_floats=False``: a value holding floats may need evalplus's
-    tolerance on the host, so it travels whole; the host digests with floats allowed (an
-    integral float canonicalizes like the int it equals)."""
+    """The canonical digest of ``value``, or None where equality cannot be reduced to one
+    (``allow_floats=False`` also refuses any float: for callers that may need tolerance)."""
     if isinstance(value, Digest):
         return value
     h = _Hasher()

@@ -56,14 +56,21 @@ def _report(fd: int, kind: str, value: Any, error: str, duration: float,
     except (ValueError, TypeError, RecursionError, codec.EncodeError):
         line = json.dumps([kind, {"$o": type(value).__name__}, error, duration])
     if 0 < digest_over < len(line):
-        d = codec.digest(value, allow_floats=False)
+        d = codec.digest(value)
         if d is not None:
             line = json.dumps([kind, {"$h": [d.hexdigest, len(line)]}, error, duration])
     _write_all(fd, line.encode() + b"\n")
 
 
-def _end(fd: int, end: str, detail: str = "") -> None:
-    _write_all(fd, json.dumps(["end", end, detail[-2000:]]).encode() + b"\n")
+def _end(fd: int, end: str, detail: str = "", floats: bool = False) -> None:
+    _write_all(fd, json.dumps(["end", end, detail[-2000:], floats]).encode() + b"\n")
+
+
+def _is_floats(x: Any) -> bool:
+    """evalplus's ``is_floats`` (numpy arrays cannot occur here): reported for ground truth."""
+    if isinstance(x, float):
+        return True
+    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, float) for i in x)
 
 
 def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
@@ -75,6 +82,7 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
+    floats = False
     for args, limit in zip(group["inputs"], group["limits"], strict=False):
         start = time.process_time()
         try:
@@ -88,9 +96,10 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
             _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
+        floats = floats or _is_floats(out)
         _report(fd, "returned", out, "", time.process_time() - start,
                 int(group.get("digest_over", 0)))
-    _end(fd, "completed")
+    _end(fd, "completed", floats=floats)
 
 
 def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
@@ -193,6 +202,7 @@ class _Group:
         self.limits = limits
         self.lines: list[str] = []
         self.end, self.detail = "", ""
+        self.floats = False
         self.printed = 0
         self.result_bytes = 0
         self.stderr_tail = b""
@@ -216,8 +226,8 @@ class _Group:
             return
         if not isinstance(item, list) or not item:
             return
-        if item[0] == "end" and len(item) == 3 and not self.end:
-            self.end, self.detail = str(item[1]), str(item[2])
+        if item[0] == "end" and len(item) == 4 and not self.end:
+            self.end, self.detail, self.floats = str(item[1]), str(item[2]), item[3] is True
         elif item[0] in KINDS and len(item) == 4 and not self.end:
             self.lines.append(raw.decode())
 
@@ -305,8 +315,8 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
     if not detail and end != "completed":
         detail = g.stderr_tail.decode(errors="replace")
     body = ",".join(g.lines)
-    tail = json.dumps({"end": end, "detail": detail[-2000:], "job": job["id"], "group": name,
-                       "t": "group"})
+    tail = json.dumps({"end": end, "detail": detail[-2000:], "floats": g.floats,
+                       "job": job["id"], "group": name, "t": "group"})
     sys.stdout.write('{"outcomes":[' + body + "]," + tail[1:] + "\n")
     sys.stdout.flush()
 
