@@ -84,6 +84,7 @@ def _parse_date(value: object, what: str) -> date | None:
 class LiveCodeBench:
     name = "livecodebench"
     score_names = ("livecodebench",)
+    has_canonical = False  # LCB ships no reference solutions: no selfcheck
 
     def __init__(self, version: str | None = None, path: str | None = None,
                  start_date: object = None, end_date: object = None,
@@ -124,6 +125,11 @@ class LiveCodeBench:
             self._hash = "sha256:" + digest.hexdigest()
             self._problems = problems
         return [p for p in self._problems if self.window.contains(p.release_date)]
+
+    def universe(self) -> set[str]:
+        """Every problem id of the data, inside the date window or not."""
+        self.load()
+        return {p.problem_id for p in self._problems or ()}
 
     def _rows(self) -> Iterator[dict[str, Any]]:
         if not self.files:
