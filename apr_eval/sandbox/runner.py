@@ -16,6 +16,7 @@ Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -128,6 +129,41 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
     _end(fd, "completed")
 
 
+def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
+    """lcb_runner's stdin convention: load the program once as a module (the host has wrapped
+    its statements into ``entry``), then call ``entry()`` once per input; see guard.LcbStdin."""
+    env: dict[str, Any] = {"__name__": "__sandbox__"}
+    load_stdin = guard.LcbStdin()
+    saved = sys.stdin
+    try:
+        sys.stdin = load_stdin
+        with guard.time_limit(float(max(group["limits"], default=1))), \
+                contextlib.redirect_stdout(guard.Capture(sink)):
+            exec(compile(job["code"], "<solution>", "exec"), env)
+        fn = guard.resolve(env, job["entry"])
+    except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
+        _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
+        return
+    finally:
+        sys.stdin = saved
+    for text, limit in zip(group["inputs"], group["limits"], strict=False):
+        start = time.process_time()
+        captured = guard.Capture(sink)
+        try:
+            with guard.time_limit(limit), guard.lcb_stdio(str(text), captured, load_stdin):
+                fn()
+        except guard.TimeoutException:
+            _report(fd, "timed_out", None, "", time.process_time() - start)
+            _end(fd, "stopped")
+            return
+        except BaseException as exc:  # noqa: BLE001
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
+            _end(fd, "stopped")
+            return
+        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
+    _end(fd, "completed")
+
+
 def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dict[str, Any],
            output_bytes: int) -> None:
     os.setsid()
@@ -149,7 +185,11 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
     sink = guard.Sink(output_bytes, on_limit)
     if job.get("guard") == "evalplus":
         guard.reliability_guard()
-    runner = _run_stdio if job["mode"] == "stdio" else _run_function
+    elif job.get("guard") == "lcb":
+        guard.lcb_guard()
+    runner = _run_function
+    if job["mode"] == "stdio":
+        runner = _run_lcb_stdio if job.get("guard") == "lcb" else _run_stdio
     runner(res_w, job, group, sink)
 
 
