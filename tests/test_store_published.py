@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from datetime import UTC, date, datetime, timedelta
@@ -9,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_support import fixture_results
+from store_support import F, P, fixture_results, model, write_run
 
 from apr_eval.errors import DataError
+from apr_eval.harness import rundir
 from apr_eval.leaderboard import ingest, published, store
 from apr_eval.leaderboard import queries as q
 from apr_eval.leaderboard import run_queries as rq
@@ -62,11 +64,11 @@ def test_window_scores_match_the_file(db: Path, doc: dict[str, Any], start: date
         frame = q.window_table(con, q.DateWindow(start, end), show_contaminated=True)
     frame = frame.set_index("model")
     assert len(frame) == 16
-    for model in ("O4-Mini (High)", "DeepSeek-V3", "Claude-3-Haiku", "GPT-4O-2024-08-06"):
-        count, mean = direct(doc, model, start, end)
-        assert frame.loc[model, "problems"] == count
-        assert frame.loc[model, "pass@1"] == pytest.approx(mean, abs=1e-12)
-        assert frame.loc[model, "published"]
+    for name in ("O4-Mini (High)", "DeepSeek-V3", "Claude-3-Haiku", "GPT-4O-2024-08-06"):
+        count, mean = direct(doc, name, start, end)
+        assert frame.loc[name, "problems"] == count
+        assert frame.loc[name, "pass@1"] == pytest.approx(mean, abs=1e-12)
+        assert frame.loc[name, "published"]
 
 
 def test_release_date_stands_in_for_the_cutoff(db: Path, doc: dict[str, Any]) -> None:
@@ -116,3 +118,28 @@ def test_not_a_leaderboard_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not a LiveCodeBench performances file"):
         published.import_published(tmp_path / "db.duckdb", bad)
     assert not (tmp_path / "db.duckdb").exists()
+
+
+def test_a_livecodebench_run_beside_the_published_models(tmp_path: Path) -> None:
+    """A user run on the embedded LCB problems gets its dates from the benchmark itself and
+    is ranked in the same window as the published models."""
+    from apr_eval.benchmarks.base import open_benchmark
+
+    problems = open_benchmark("livecodebench").load()[:40]
+    samples = {p.problem_id: [P if i % 3 else F] for i, p in enumerate(problems)}
+    run = write_run(tmp_path / "r", "mine", model("mine", cutoff=date(2024, 1, 1)),
+                    "livecodebench", samples)
+    manifest = rundir.RunDir(run).manifest()
+    rundir.RunDir(run).write_manifest(dataclasses.replace(
+        manifest, benchmark_version=open_benchmark("livecodebench").version))
+    db = tmp_path / "db.duckdb"
+    published.import_published(db, LEADERBOARD)
+    ingest.ingest_run(db, run)
+    start = date(2025, 1, 1)
+    inside = [i for i, p in enumerate(problems) if p.release_date and p.release_date >= start]
+    with store.reader(db) as con:
+        frame = q.window_table(con, q.DateWindow(start, date(2025, 4, 30))).set_index("model")
+    assert frame.loc["mine", "problems"] == len(inside) > 0
+    assert frame.loc["mine", "pass@1"] == pytest.approx(
+        statistics.fmean(1.0 if i % 3 else 0.0 for i in inside))
+    assert len(frame) == 17  # the 16 published models (all released before 2025) and mine
