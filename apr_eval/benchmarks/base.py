@@ -35,6 +35,10 @@ class Benchmark(Protocol):
 
     def canonical_solution(self, problem: Problem) -> str: ...
 
+    def assemble(self, problem: Problem, completion: str) -> str:
+        """The program to run for a completion (evalplus: prompt + completion)."""
+        ...
+
     def passed(self, score_name: str, group_verdicts: dict[str, str]) -> bool:
         """Whether a sample counts as passed for one headline score."""
         ...

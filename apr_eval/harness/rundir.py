@@ -54,7 +54,7 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(raw)
             except ValueError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                raise DataError(f"{path}:{lineno}: not valid JSON ({exc})") from None
 
 
 def _cut_torn_tail(path: Path) -> None:
@@ -119,7 +119,8 @@ def manifest_to_json(m: RunManifest) -> dict[str, Any]:
             return o.isoformat()
         raise TypeError(type(o).__name__)
 
-    return json.loads(json.dumps(dataclasses.asdict(m), default=default))  # type: ignore[no-any-return]
+    out: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(m), default=default))
+    return out
 
 
 def manifest_from_json(d: dict[str, Any]) -> RunManifest:
@@ -132,7 +133,7 @@ def manifest_from_json(d: dict[str, Any]) -> RunManifest:
         model=ModelInfo(**model),
         sampling=SamplingParams(**sampling) if sampling else None,
         problems=tuple(d.pop("problems", ())),
-        date_window=tuple(d.pop("date_window", (None, None))),  # type: ignore[arg-type]
+        date_window=tuple(d.pop("date_window", (None, None))),
         **d,
     )
 
@@ -195,7 +196,10 @@ class RunDir:
 
     def scores(self) -> list[dict[str, Any]]:
         path = self.path / SCORES
-        return json.loads(path.read_text()) if path.exists() else []  # type: ignore[no-any-return]
+        if not path.exists():
+            return []
+        out: list[dict[str, Any]] = json.loads(path.read_text())
+        return out
 
 
 def _write_line(f: IO[str], obj: dict[str, Any]) -> None:

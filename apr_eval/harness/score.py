@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from apr_eval.benchmarks.base import Benchmark
-from apr_eval.core import Execution, Score, Verdict
+from apr_eval.core import Execution, SampleKey, Score, Verdict
 from apr_eval.harness.passk import ks_for, pass_at_k
 
 
@@ -23,7 +23,7 @@ def counts(executions: Iterable[Execution], benchmark: Benchmark,
     return {pid: (n[pid], c[pid]) for pid in n}
 
 
-def score_run(run_id: str, executions: Mapping[object, Execution],
+def score_run(run_id: str, executions: Mapping[SampleKey, Execution],
               benchmark: Benchmark) -> list[Score]:
     execs = list(executions.values())
     infra = sum(e.verdict is Verdict.INFRA_ERROR for e in execs)

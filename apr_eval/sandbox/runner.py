@@ -6,20 +6,24 @@ raised exception, per-input timeout). It never sees expected outputs and never d
 sample passed: the host does. Each group record it prints is one JSON line whose identifying keys
 come *after* the child's data, so a child cannot forge another job's record.
 
-Input: ``{"groups": {gid: {"inputs": [...], "limits": [...], "deadline": s}},
+Input: ``{"groups": {gid: {"inputs": [...], "limits": [...],
+"deadline": s}},
 "jobs": [{"id", "code", "mode", "entry", "guard", "groups": [[name, gid], ...]}],
 "output_bytes": N, "result_bytes": N}``.
-Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``, ``{"t": "done"}``.
+Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``,
+``{"t": "done"}``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -43,16 +47,30 @@ def _write_all(fd: int, data: bytes) -> None:
 # ---------------------------------------------------------------- child side
 
 
-def _report(fd: int, kind: str, value: Any, error: str, duration: float) -> None:
+def _report(fd: int, kind: str, value: Any, error: str, duration: float,
+            digest_over: int = 0) -> None:
+    """One outcome line. In exact-compare groups a value over ``digest_over`` bytes is sent as
+    its canonical digest (see codec.digest), which the host compares with the expected one's."""
     try:
         line = json.dumps([kind, codec.encode(value), error, duration])
     except (ValueError, TypeError, RecursionError, codec.EncodeError):
         line = json.dumps([kind, {"$o": type(value).__name__}, error, duration])
+    if 0 < digest_over < len(line):
+        d = codec.digest(value)
+        if d is not None:
+            line = json.dumps([kind, {"$h": [d.hexdigest, len(line)]}, error, duration])
     _write_all(fd, line.encode() + b"\n")
 
 
-def _end(fd: int, end: str, detail: str = "") -> None:
-    _write_all(fd, json.dumps(["end", end, detail[-2000:]]).encode() + b"\n")
+def _end(fd: int, end: str, detail: str = "", floats: bool = False) -> None:
+    _write_all(fd, json.dumps(["end", end, detail[-2000:], floats]).encode() + b"\n")
+
+
+def _is_floats(x: Any) -> bool:
+    """evalplus's ``is_floats`` (numpy arrays cannot occur here): reported for ground truth."""
+    if isinstance(x, float):
+        return True
+    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, float) for i in x)
 
 
 def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
@@ -64,21 +82,24 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
-    for args, limit in zip(group["inputs"], group["limits"]):
-        start = time.perf_counter()
+    floats = False
+    for args, limit in zip(group["inputs"], group["limits"], strict=False):
+        start = time.process_time()
         try:
             with guard.time_limit(limit), guard.swallowed(sink):
                 out = fn(*args)
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", out, "", time.perf_counter() - start)
-    _end(fd, "completed")
+        floats = floats or _is_floats(out)
+        _report(fd, "returned", out, "", time.process_time() - start,
+                int(group.get("digest_over", 0)))
+    _end(fd, "completed", floats=floats)
 
 
 def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
@@ -87,8 +108,8 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
     except BaseException as exc:  # noqa: BLE001
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
-    for text, limit in zip(group["inputs"], group["limits"]):
-        start = time.perf_counter()
+    for text, limit in zip(group["inputs"], group["limits"], strict=False):
+        start = time.process_time()
         captured = guard.Capture(sink)
         try:
             with guard.time_limit(limit), guard.stdio(str(text), captured):
@@ -97,14 +118,49 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
                 except SystemExit:
                     pass
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.perf_counter() - start)
+            _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.perf_counter() - start)
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
-        _report(fd, "returned", captured.getvalue(), "", time.perf_counter() - start)
+        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
+    _end(fd, "completed")
+
+
+def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
+    """lcb_runner's stdin convention: load the program once as a module (the host has wrapped
+    its statements into ``entry``), then call ``entry()`` once per input; see guard.LcbStdin."""
+    env: dict[str, Any] = {"__name__": "__sandbox__"}
+    load_stdin = guard.LcbStdin()
+    saved = sys.stdin
+    try:
+        sys.stdin = load_stdin
+        with guard.time_limit(float(max(group["limits"], default=1))), \
+                contextlib.redirect_stdout(guard.Capture(sink)):
+            exec(compile(job["code"], "<solution>", "exec"), env)
+        fn = guard.resolve(env, job["entry"])
+    except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
+        _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
+        return
+    finally:
+        sys.stdin = saved
+    for text, limit in zip(group["inputs"], group["limits"], strict=False):
+        start = time.process_time()
+        captured = guard.Capture(sink)
+        try:
+            with guard.time_limit(limit), guard.lcb_stdio(str(text), captured, load_stdin):
+                fn()
+        except guard.TimeoutException:
+            _report(fd, "timed_out", None, "", time.process_time() - start)
+            _end(fd, "stopped")
+            return
+        except BaseException as exc:  # noqa: BLE001
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
+            _end(fd, "stopped")
+            return
+        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
     _end(fd, "completed")
 
 
@@ -122,10 +178,18 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
             f.write("1000")  # if the container runs out of memory, the program dies first
     except OSError:
         pass
-    sink = guard.Sink(output_bytes, lambda: (_end(res_w, "output_limit"), os._exit(0)))
+    def on_limit() -> None:
+        _end(res_w, "output_limit")
+        os._exit(0)
+
+    sink = guard.Sink(output_bytes, on_limit)
     if job.get("guard") == "evalplus":
         guard.reliability_guard()
-    runner = _run_stdio if job["mode"] == "stdio" else _run_function
+    elif job.get("guard") == "lcb":
+        guard.lcb_guard()
+    runner = _run_function
+    if job["mode"] == "stdio":
+        runner = _run_lcb_stdio if job.get("guard") == "lcb" else _run_stdio
     runner(res_w, job, group, sink)
 
 
@@ -138,6 +202,7 @@ class _Group:
         self.limits = limits
         self.lines: list[str] = []
         self.end, self.detail = "", ""
+        self.floats = False
         self.printed = 0
         self.result_bytes = 0
         self.stderr_tail = b""
@@ -161,8 +226,8 @@ class _Group:
             return
         if not isinstance(item, list) or not item:
             return
-        if item[0] == "end" and len(item) == 3 and not self.end:
-            self.end, self.detail = str(item[1]), str(item[2])
+        if item[0] == "end" and len(item) == 4 and not self.end:
+            self.end, self.detail, self.floats = str(item[1]), str(item[2]), item[3] is True
         elif item[0] in KINDS and len(item) == 4 and not self.end:
             self.lines.append(raw.decode())
 
@@ -216,8 +281,7 @@ def _supervise(g: _Group, deadline: float) -> str:
 
 def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
                seq: int) -> None:
-    workdir = f"/tmp/g{seq}"
-    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix=f"g{seq}-")
     res_r, res_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
@@ -251,8 +315,8 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
     if not detail and end != "completed":
         detail = g.stderr_tail.decode(errors="replace")
     body = ",".join(g.lines)
-    tail = json.dumps({"end": end, "detail": detail[-2000:], "job": job["id"], "group": name,
-                       "t": "group"})
+    tail = json.dumps({"end": end, "detail": detail[-2000:], "floats": g.floats,
+                       "job": job["id"], "group": name, "t": "group"})
     sys.stdout.write('{"outcomes":[' + body + "]," + tail[1:] + "\n")
     sys.stdout.flush()
 
@@ -260,7 +324,8 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
 def main() -> None:
     batch = json.loads(sys.stdin.buffer.read())
     groups = {gid: {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": g["limits"],
-                    "deadline": g["deadline"]} for gid, g in batch["groups"].items()}
+                    "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0))}
+              for gid, g in batch["groups"].items()}
     limits = {"output_bytes": int(batch["output_bytes"]),
               "result_bytes": int(batch.get("result_bytes", 64 << 20))}
     _emit({"t": "ready"})

@@ -1,0 +1,248 @@
+"""What HumanEval+ and MBPP+ share: pinned data files, expected outputs, evalplus's judge.
+
+The semantics are evalplus 0.3.1's (``evalplus/evaluate.py`` and ``evalplus/eval/__init__.py``):
+expected outputs come from running the canonical solution on ``base_input``/``plus_input``;
+per-input time limit ``max(min_time_limit, factor * ground-truth time)``; a group stops at its
+first failure; float tolerance and the special oracles are evalplus's own (imported from it).
+The only thing that moved is *where* the comparison happens: evalplus compares inside the
+process that ran the untrusted code; we compare here, on the host, outputs the sandbox reported.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apr_eval.core import (
+    Execution,
+    FailingTest,
+    GroupEnd,
+    GroupResult,
+    OutcomeKind,
+    TestGroup,
+    Verdict,
+)
+from apr_eval.errors import DataError
+from apr_eval.sandbox import codec
+
+DATA_DIR = Path(__file__).parent / "data" / "evalplus"
+TASK_TIMEOUT_S = 60.0  # evalplus's EVALPLUS_TIMEOUT_PER_TASK default
+
+
+@dataclass(frozen=True)
+class DataFile:
+    filename: str
+    sha256: str  # of the file as shipped (gzip bytes)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_tasks(path: Path, sha256: str | None) -> tuple[list[dict[str, Any]], str]:
+    """Tasks of a (gzipped) JSONL file and evalplus's dataset hash (md5 of the JSONL text)."""
+    if not path.exists():
+        raise DataError(f"dataset file not found: {path}")
+    if sha256 is not None and sha256_file(path) != sha256:
+        raise DataError(f"{path.name}: sha256 does not match the pinned value {sha256[:12]}…")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path}: not a readable gzip file ({exc})") from None
+    tasks = []
+    for lineno, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            tasks.append(json.loads(line))
+        except ValueError:
+            raise DataError(f"{path}:{lineno}: not valid JSON") from None
+    for field in ("task_id", "prompt", "entry_point", "canonical_solution", "base_input"):
+        missing = [t.get("task_id", "?") for t in tasks if field not in t]
+        if missing:
+            raise DataError(f"{path}: task {missing[0]} has no '{field}' field")
+    return tasks, hashlib.md5(raw).hexdigest()
+
+
+# ----------------------------------------------------------------------- the judge
+
+
+def outputs_match(dataset: str, entry_point: str, atol: float, inp: Sequence[Any],
+                  out: Any, exp: Any) -> tuple[bool, float]:
+    """evalplus's per-input check. Returns (passed, atol to use from now on).
+
+    evalplus rebinds ``atol = 1e-6`` the first time it sees float outputs and keeps it for the
+    rest of the inputs; the second return value carries that state forward.
+    """
+    from evalplus.eval import is_floats
+    from evalplus.eval._special_oracle import (
+        MBPP_OUTPUT_NOT_NONE_TASKS,
+        MBPP_OUTPUT_SET_EQ_TASKS,
+        _digit_distance_nums,
+        _poly,
+        _surface_Area,
+    )
+
+    if isinstance(exp, codec.Digest):  # a large exact-only output (groundtruth.DIGEST_OVER)
+        return codec.digest(out) == exp, atol
+    try:
+        exact_match = out == exp
+        if dataset == "mbpp":
+            if entry_point == "are_equivalent":  # Mbpp/164
+                exact_match = True
+            elif entry_point == "sum_div":  # Mbpp/295
+                exact_match = exact_match or out == 0
+            elif entry_point == "surface_Area":  # Mbpp/581
+                exact_match = exact_match or abs(out - _surface_Area(*inp)) <= atol
+            elif entry_point == "digit_distance_nums":  # Mbpp/558
+                exact_match = exact_match or out == _digit_distance_nums(*inp)
+            elif entry_point in MBPP_OUTPUT_SET_EQ_TASKS:
+                exact_match = set(out) == set(exp)
+            elif entry_point in MBPP_OUTPUT_NOT_NONE_TASKS:
+                exact_match = out == exp if isinstance(out, bool) else exp == (out is not None)
+        if dataset == "humaneval" and entry_point == "find_zero":
+            # evalplus 0.3.1 `continue`s here without counting the input as passed, so it
+            # fails every HumanEval/32 sample, its own canonical solution included. We apply
+            # the oracle it intends: |poly(x)| <= atol.
+            return bool(abs(_poly(*inp, out)) <= atol), atol
+        if atol == 0 and is_floats(exp):
+            atol = 1e-6
+        if not exact_match and atol != 0:
+            return _close(out, exp, atol), atol
+        return bool(exact_match), atol
+    except Exception:  # noqa: BLE001 - evalplus counts any exception in the check as a failure
+        return False, atol
+
+
+def _close(out: Any, exp: Any, atol: float) -> bool:
+    import numpy as np
+
+    if type(out) is not type(exp):
+        return False
+    if isinstance(exp, (list, tuple)) and len(out) != len(exp):
+        return False
+    return bool(np.allclose(out, exp, rtol=1e-07, atol=atol))
+
+
+_END_VERDICT = {
+    GroupEnd.LOAD_ERROR: Verdict.ERROR,
+    GroupEnd.STOPPED: Verdict.ERROR,
+    GroupEnd.TIMEOUT: Verdict.TIMEOUT,
+    GroupEnd.OUTPUT_LIMIT: Verdict.OUTPUT_LIMIT,
+    GroupEnd.KILLED: Verdict.ERROR,
+    GroupEnd.CRASHED: Verdict.ERROR,
+    GroupEnd.OOM: Verdict.OOM,
+    GroupEnd.LOST: Verdict.INFRA_ERROR,
+    GroupEnd.COMPLETED: Verdict.ERROR,  # completed with fewer outcomes than inputs
+}
+
+
+@dataclass(frozen=True)
+class Expected:
+    inputs: tuple[Any, ...]
+    outputs: tuple[Any, ...]
+
+
+Verdicts = tuple[Verdict, FailingTest | None]
+
+
+def judge_group(dataset: str, entry_point: str, atol: float, expected: Expected,
+                result: GroupResult) -> Verdicts:
+    for i, outcome in enumerate(result.outcomes[: len(expected.inputs)]):
+        inp = expected.inputs[i]
+        if outcome.kind is OutcomeKind.TIMED_OUT:
+            return Verdict.TIMEOUT, FailingTest(result.name, i, inp, reason="time limit")
+        if outcome.kind is OutcomeKind.RAISED:
+            verdict = Verdict.OOM if outcome.error == "MemoryError" else Verdict.ERROR
+            return verdict, FailingTest(result.name, i, inp, reason=outcome.error)
+        ok, atol = outputs_match(dataset, entry_point, atol, inp, outcome.value,
+                                 expected.outputs[i])
+        if not ok:
+            return Verdict.FAILED, FailingTest(result.name, i, inp, expected.outputs[i],
+                                               outcome.value, "wrong output")
+    if len(result.outcomes) >= len(expected.inputs) and result.end is GroupEnd.COMPLETED:
+        return Verdict.PASSED, None
+    index = len(result.outcomes)
+    inp = expected.inputs[index] if index < len(expected.inputs) else None
+    return _END_VERDICT[result.end], FailingTest(result.name, index, inp,
+                                                 reason=result.end.value)
+
+
+@dataclass(frozen=True)
+class EvalplusJudge:
+    """Host-side verdict for one sample: base, then plus (evalplus runs both, always)."""
+
+    dataset: str
+    problem_id: str
+    sample_index: int
+    entry_point: str
+    atol: float
+    expected: Mapping[str, Expected]
+
+    def __call__(self, results: Sequence[GroupResult]) -> Execution:
+        verdicts: dict[str, Verdict] = {}
+        failing: FailingTest | None = None
+        for result in results:
+            verdict, fail = judge_group(self.dataset, self.entry_point, self.atol,
+                                        self.expected[result.name], result)
+            verdicts[result.name] = verdict
+            failing = failing or fail
+        headline = next((v for v in verdicts.values() if not v.passed), Verdict.PASSED)
+        duration = sum(o.duration_s for r in results for o in r.outcomes)
+        detail = next((r.detail for r in results if r.detail), "")
+        return Execution(self.problem_id, self.sample_index, headline, verdicts, failing,
+                         duration, detail)
+
+
+def time_limits(gt_times: Sequence[float], floor: float, factor: float) -> tuple[float, ...]:
+    return tuple(max(floor, factor * t) for t in gt_times)
+
+
+def make_group(name: str, inputs: Sequence[Any], gt_times: Sequence[float], floor: float,
+               factor: float, digest_over: int = 0) -> TestGroup:
+    limits = time_limits(gt_times, floor, factor)
+    # evalplus: process timeout = min(60, sum(limits)) + 1, joined with one more second
+    deadline = min(TASK_TIMEOUT_S, sum(limits)) + 2.0
+    return TestGroup(name, tuple(inputs), limits, deadline, digest_over)
+
+
+SPECIAL_ENTRY_POINTS = frozenset({"are_equivalent", "sum_div", "surface_Area",
+                                  "digit_distance_nums", "find_zero"})
+
+
+def exact_only(dataset: str, entry_point: str, atol: float) -> bool:
+    """Whether every output of the task is compared with plain ``==`` (before float checks)."""
+    from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS, MBPP_OUTPUT_SET_EQ_TASKS
+
+    special = SPECIAL_ENTRY_POINTS | set(MBPP_OUTPUT_SET_EQ_TASKS) | set(
+        MBPP_OUTPUT_NOT_NONE_TASKS)
+    return atol == 0 and entry_point not in special
+
+
+def group_digest_over(dataset: str, entry_point: str, atol: float,
+                      outputs: Sequence[Any]) -> int:
+    """Digests are allowed for a sandbox group only where evalplus would compare with ``==``
+    for every input: no tolerance, no oracle, no float expected output (is_floats)."""
+    from evalplus.eval import is_floats
+
+    if not exact_only(dataset, entry_point, atol):
+        return 0
+    if any(is_floats(v) for v in outputs if not isinstance(v, codec.Digest)):
+        return 0
+    from apr_eval.benchmarks.groundtruth import DIGEST_OVER
+
+    return DIGEST_OVER
+
+
+Deserializer = Callable[[str, list[Any]], list[Any]]

@@ -1,0 +1,85 @@
+"""Pieces shared by CLI commands: sandbox options, progress bars, score tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from apr_eval.core import Execution, SandboxLimits, Score
+from apr_eval.settings import load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console(stderr=True)
+stdout = Console()
+
+
+def sandbox_options(func: F) -> F:
+    """--workers, --batch-size, --strict, --memory-mb: how the sandbox runs samples."""
+    options = [
+        click.option("--workers", type=int, default=2, show_default=True,
+                     help="Containers running at once."),
+        click.option("--batch-size", type=int, default=SandboxLimits.batch_size,
+                     show_default=True, help="Samples per container."),
+        click.option("--strict", is_flag=True, help="One container per sample (batch size 1)."),
+        click.option("--memory-mb", type=int, default=SandboxLimits.memory_mb,
+                     show_default=True, help="Memory cap per container (no swap)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def limits_from(workers: int, batch_size: int, strict: bool, memory_mb: int) -> SandboxLimits:
+    return SandboxLimits(workers=workers, batch_size=1 if strict else batch_size,
+                         memory_mb=memory_mb)
+
+
+def results_dir(option: str | None) -> Path:
+    return Path(option) if option else load_settings().results_dir
+
+
+@contextmanager
+def execution_progress(total: int, label: str = "execute"
+                       ) -> Iterator[Callable[[Execution], None]]:
+    """A rich bar with ETA and the live pass rate; yields the per-verdict callback."""
+    passed = 0
+    seen = 0
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("pass {task.fields[rate]}"), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(label, total=total, rate="-")
+
+        def on_result(e: Execution) -> None:
+            nonlocal passed, seen
+            seen += 1
+            passed += e.verdict.passed
+            bar.update(task, advance=1, rate=f"{100 * passed / seen:.1f}%")
+
+        yield on_result
+
+
+def score_table(title: str, scores: Sequence[Score]) -> Table:
+    table = Table(title=title)
+    for col in ("benchmark", "k", "pass@k", "95% CI", "problems", "samples", "infra errors"):
+        table.add_column(col, justify="right" if col != "benchmark" else "left")
+    for s in scores:
+        table.add_row(s.benchmark, str(s.k), f"{100 * s.pass_at_k:.1f}",
+                      f"{100 * s.ci_low:.1f}–{100 * s.ci_high:.1f}", str(s.problems),
+                      str(s.samples), str(s.excluded))
+    return table

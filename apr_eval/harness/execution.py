@@ -1,0 +1,63 @@
+"""The execute stage: programs -> sandbox -> verdicts appended to executions.jsonl.
+
+Resumable per sample: programs that already have a verdict in the run directory are skipped,
+and every verdict is appended (and fsynced) the moment it arrives, so a kill loses at most the
+samples in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from apr_eval.benchmarks.base import Benchmark
+from apr_eval.core import Check, Execution, SampleKey, SandboxLimits
+from apr_eval.harness.rundir import EXECUTIONS, RunDir, append_execution
+from apr_eval.sandbox.executor import Executor
+
+OnResult = Callable[[Execution], None]
+
+
+@dataclass(frozen=True)
+class Program:
+    problem_id: str
+    sample_index: int
+    code: str
+
+    @property
+    def key(self) -> SampleKey:
+        return SampleKey(self.problem_id, self.sample_index)
+
+
+def pending(run: RunDir, programs: Sequence[Program]) -> list[Program]:
+    done = run.executions()
+    return [p for p in programs if p.key not in done]
+
+
+def build_checks(benchmark: Benchmark, programs: Sequence[Program],
+                 limits: SandboxLimits) -> list[Check]:
+    problems = {p.problem_id: p for p in benchmark.load()}
+    return [benchmark.build_check(problems[p.problem_id], p.code, p.sample_index, limits)
+            for p in programs]
+
+
+def execute(run: RunDir, benchmark: Benchmark, programs: Sequence[Program],
+            executor: Executor, limits: SandboxLimits,
+            on_result: OnResult | None = None) -> int:
+    """Run every program that has no verdict yet. Returns how many were run."""
+    todo = pending(run, programs)
+    if not todo:
+        return 0
+    checks = build_checks(benchmark, todo, limits)
+    wanted = {p.key for p in todo}
+    written = 0
+    with run.open_append(EXECUTIONS) as f:
+        for execution in executor.run(checks, limits):
+            if execution.key not in wanted:
+                continue  # never trust an executor to stay inside the request
+            wanted.discard(execution.key)
+            append_execution(f, execution)
+            written += 1
+            if on_result is not None:
+                on_result(execution)
+    return written

@@ -1,0 +1,53 @@
+"""Verdicts in other tools' shapes (converted only here, at the edge)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from apr_eval.core import Execution, SampleKey, Verdict
+
+Serialize = Callable[[str, list[Any]], list[Any]]
+
+
+def _status(v: Verdict | None) -> str | None:
+    if v is None:
+        return None
+    return "pass" if v is Verdict.PASSED else "fail"
+
+
+def _fail_tests(e: Execution, group: str, serialize: Serialize) -> list[Any]:
+    if e.failing is None or e.failing.group != group:
+        return []
+    return serialize(e.problem_id, [e.failing.input])
+
+
+def evalplus_results(data_hash: str, executions: Mapping[SampleKey, Execution],
+                     solutions: Mapping[SampleKey, str],
+                     serialize: Serialize | None = None) -> dict[str, Any]:
+    """evalplus's ``eval_results.json``: statuses "pass"/"fail", our verdicts beside them."""
+    ser = serialize or (lambda _tid, inputs: inputs)
+    table: dict[str, list[dict[str, Any]]] = {}
+    for key in sorted(executions, key=lambda k: (k.problem_id, k.sample_index)):
+        e = executions[key]
+        gv = e.group_verdicts
+        table.setdefault(key.problem_id, []).append({
+            "task_id": key.problem_id,
+            "solution": solutions.get(key, ""),
+            "base_status": _status(gv.get("base", e.verdict)),
+            "plus_status": _status(gv.get("plus")),
+            "base_fail_tests": _fail_tests(e, "base", ser),
+            "plus_fail_tests": _fail_tests(e, "plus", ser),
+            "base_verdict": gv.get("base", e.verdict).value,
+            "plus_verdict": gv["plus"].value if "plus" in gv else None,
+        })
+    return {"date": datetime.now().strftime("%Y-%m-%d %H:%M"), "hash": data_hash,
+            "eval": table}
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, default=repr) + "\n")

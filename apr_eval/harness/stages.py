@@ -1,0 +1,251 @@
+"""The four stages of a run, each resumable per sample from its run directory.
+
+- :func:`generate`: samples without a completion -> ``completions.jsonl`` (per backend call).
+- :func:`execute`: completions without an execution -> ``executions.jsonl`` (per verdict).
+- :func:`score`: executions -> ``scores.json``.
+- :func:`ingest`: the run directory -> DuckDB (``apr_eval.leaderboard.store``).
+
+Every stage only appends whole lines (``rundir``), so a kill at any point loses at most the
+samples in flight, and a rerun does exactly the missing ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from apr_eval.benchmarks.base import Benchmark
+from apr_eval.core import (
+    Check,
+    Completion,
+    Execution,
+    GenerationOutput,
+    Problem,
+    Prompt,
+    PromptStyle,
+    SampleKey,
+    SamplingParams,
+    SandboxLimits,
+    Score,
+)
+from apr_eval.errors import AprEvalError, BackendError, UsageError
+from apr_eval.harness.backends.base import Backend, PartialGenerationError
+from apr_eval.harness.extract import extract_code
+from apr_eval.harness.prompts import render_evalplus
+from apr_eval.harness.rundir import (
+    COMPLETIONS,
+    EXECUTIONS,
+    RunDir,
+    append_completion,
+    append_execution,
+)
+from apr_eval.harness.score import score_run
+from apr_eval.sandbox.executor import Executor
+
+
+class Progress(Protocol):
+    """What the stages report; the CLI draws bars from it. Library code never prints."""
+
+    def start(self, stage: str, total: int, done: int) -> None: ...
+
+    def completion(self, completion: Completion) -> None: ...
+
+    def execution(self, execution: Execution) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class NullProgress:
+    def start(self, stage: str, total: int, done: int) -> None:
+        return None
+
+    def completion(self, completion: Completion) -> None:
+        return None
+
+    def execution(self, execution: Execution) -> None:
+        return None
+
+    def note(self, message: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class StageStats:
+    done_before: int  # samples already finished when the stage started
+    done_now: int  # samples finished by this call
+    total: int
+    tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+Renderer = Callable[[Problem, PromptStyle], Prompt]
+
+
+def prompt_renderer(benchmark: Benchmark, preset: str) -> Renderer:
+    """The benchmark's own renderer; a non-default preset needs one that takes ``preset``."""
+    if preset == "default":
+        return benchmark.render_prompt
+    if "preset" in inspect.signature(benchmark.render_prompt).parameters:
+        def render(problem: Problem, style: PromptStyle) -> Prompt:
+            return benchmark.render_prompt(problem, style, preset=preset)  # type: ignore[call-arg]
+        return render
+    if benchmark.name in ("humaneval", "mbpp"):
+        return lambda problem, style: render_evalplus(problem, style, preset)
+    raise UsageError(f"benchmark '{benchmark.name}' has no prompt presets (got '{preset}')")
+
+
+# ------------------------------------------------------------------------------ generate
+
+
+def missing_samples(run: RunDir, problems: Sequence[Problem], n: int) -> list[tuple[Problem,
+                                                                                   list[int]]]:
+    have = run.completions()
+    out = []
+    for p in problems:
+        todo = [i for i in range(n) if SampleKey(p.problem_id, i) not in have]
+        if todo:
+            out.append((p, todo))
+    return out
+
+
+def _batches(todo: list[tuple[Problem, list[int]]],
+             size: int) -> Iterator[list[tuple[Problem, list[int]]]]:
+    for start in range(0, len(todo), size):
+        yield todo[start: start + size]
+
+
+def _call_backend(backend: Backend, prompts: list[Prompt], params: SamplingParams,
+                  ) -> tuple[dict[int, list[GenerationOutput]], BackendError | None]:
+    """Outputs by prompt index; on a failure part-way, the finished ones and the error."""
+    try:
+        outputs = dict(enumerate(backend.generate(prompts, params)))
+    except PartialGenerationError as exc:
+        return exc.done, exc
+    except AprEvalError:
+        raise
+    except Exception as exc:  # the backend boundary: any failure becomes one line
+        raise BackendError(f"{backend.name} backend failed: {type(exc).__name__}: {exc}") from exc
+    if len(outputs) != len(prompts) or any(len(o) != params.n for o in outputs.values()):
+        raise BackendError(f"{backend.name} backend returned the wrong number of outputs")
+    return outputs, None
+
+
+def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
+             render: Renderer, style: PromptStyle, params: SamplingParams,
+             batch_size: int = 1, progress: Progress | None = None) -> StageStats:
+    """Generate every missing (problem, sample); completions are appended per backend call.
+
+    A problem is always asked for all ``n`` samples and sample ``i`` is always the ``i``-th
+    output, so a seeded backend gives the same text for it whether or not the run was
+    interrupted (a problem cut between two of its lines is regenerated whole; only its
+    missing samples are written)."""
+    progress = progress or NullProgress()
+    todo = missing_samples(run, problems, params.n)
+    total = len(problems) * params.n
+    missing = sum(len(idx) for _, idx in todo)
+    progress.start("generate", total, total - missing)
+    tokens, started, written = 0, time.monotonic(), 0
+    with run.open_append(COMPLETIONS) as f:
+        for batch in _batches(todo, max(1, batch_size)):
+            prompts = [render(p, style) for p, _ in batch]
+            outputs, failure = _call_backend(backend, prompts, params)
+            for at, outs in sorted(outputs.items()):
+                (problem, indices), prompt = batch[at], prompts[at]
+                for index in indices:
+                    out = outs[index]
+                    c = Completion(run_id=run.run_id, problem_id=problem.problem_id,
+                                   sample_index=index, raw=out.text,
+                                   code=extract_code(out.text, prompt, problem.entry_point),
+                                   finish_reason=out.finish_reason, tokens=out.tokens,
+                                   latency_s=round(out.latency_s, 4))
+                    append_completion(f, c)
+                    tokens += out.tokens
+                    written += 1
+                    progress.completion(c)
+            if failure is not None:
+                raise failure  # after saving what the backend finished
+    return StageStats(total - missing, written, total, tokens, time.monotonic() - started)
+
+
+# ------------------------------------------------------------------------------- execute
+
+
+def execute(run: RunDir, problems: Sequence[Problem], benchmark: Benchmark,
+            executor: Executor, limits: SandboxLimits, *,
+            progress: Progress | None = None) -> StageStats:
+    """Run every completion that has no execution yet; each verdict is appended on arrival."""
+    progress = progress or NullProgress()
+    by_id = {p.problem_id: p for p in problems}
+    completions = [c for k, c in run.completions().items() if k.problem_id in by_id]
+    done = run.executions()
+    pending = [c for c in completions if SampleKey(c.problem_id, c.sample_index) not in done]
+    progress.start("execute", len(completions), len(completions) - len(pending))
+    wanted = {(c.problem_id, c.sample_index) for c in pending}
+
+    def checks() -> Iterator[Check]:
+        for c in pending:
+            yield benchmark.build_check(by_id[c.problem_id], c.code, c.sample_index, limits)
+
+    started, written = time.monotonic(), 0
+    with run.open_append(EXECUTIONS) as f:
+        for e in executor.run(checks(), limits):
+            key = (e.problem_id, e.sample_index)
+            if key not in wanted:
+                continue  # an executor repeating itself: first verdict wins
+            wanted.discard(key)
+            append_execution(f, e)
+            written += 1
+            progress.execution(e)
+    if wanted:
+        progress.note(f"{len(wanted)} sample(s) got no verdict from the '{executor.name}' "
+                      "executor; rerun to retry them")
+    return StageStats(len(completions) - len(pending), written, len(completions),
+                      seconds=time.monotonic() - started)
+
+
+# --------------------------------------------------------------------------------- score
+
+
+def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = ()) -> list[Score]:
+    """pass@k for every headline score; refuses a run with unexecuted samples."""
+    manifest = run.manifest()
+    ids = set(problems or manifest.problems)
+    n = manifest.sampling.n if manifest.sampling else 1
+    executions: dict[object, Execution] = {
+        k: e for k, e in run.executions().items() if k.problem_id in ids}
+    missing = len(ids) * n - len(executions)
+    if missing > 0:
+        raise UsageError(f"run '{run.run_id}' has {missing} sample(s) without a verdict; "
+                         f"finish it first (apr-eval run / execute {run.path})")
+    scores = score_run(run.run_id, executions, benchmark)
+    run.write_scores([dataclasses.asdict(s) for s in scores])
+    return scores
+
+
+# -------------------------------------------------------------------------------- ingest
+
+
+def ingest(run: RunDir, db_path: Path) -> bool:
+    """Index the run in DuckDB; False (nothing done) where the store is not installed."""
+    for module_name in ("apr_eval.leaderboard.store", "apr_eval.leaderboard.ingest"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("apr_eval"):
+                continue
+            raise
+        ingest_run = getattr(module, "ingest_run", None)
+        if ingest_run is not None:
+            ingest_run(db_path, run.path)
+            return True
+    return False

@@ -1,0 +1,202 @@
+"""The Docker executor: batches of samples, one locked-down container per batch.
+
+Batched mode (default, ``SandboxLimits.batch_size`` samples per container): each test group of
+each sample runs in its own freshly forked process with its own fresh working directory,
+per-input time limits, its own printed-bytes cap, and after it ends *every* other process in the
+container is killed (the runner is PID 1). What batching does NOT isolate: the samples of one
+batch share a container, a uid and a memory cap, so a hostile sample could in principle tamper
+with the runner (e.g. ptrace it) and misreport *later samples of the same batch*; it can never
+see expected outputs or reach the network or the host. Strict mode (``batch_size=1``) gives every
+sample its own container.
+
+Exactly one Execution per check, always: a batch that dies for infrastructure reasons is
+retried (tenacity for engine calls, then fresh containers for the samples not yet judged), and a
+sample that still has no verdict gets INFRA_ERROR.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any
+
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from apr_eval.core import (
+    Check,
+    Execution,
+    GroupEnd,
+    GroupResult,
+    Outcome,
+    OutcomeKind,
+    SandboxLimits,
+    Verdict,
+)
+from apr_eval.sandbox import codec, engine
+from apr_eval.sandbox.container import Stream, stream_batch
+
+RETRIES = 2  # extra containers for samples whose batch died for infrastructure reasons
+RESULT_BYTES = 64 << 20  # reported outcome bytes per group before OUTPUT_LIMIT
+
+
+class _EngineHiccup(Exception):
+    pass
+
+
+class DockerExecutor:
+    name = "docker"
+
+    def __init__(self, image: str | None = None, client: Any = None) -> None:
+        self._client = client if client is not None else engine.connect()
+        from apr_eval.sandbox.image import image_tag
+
+        self.image = image or image_tag()
+        self._digest = engine.image_id(self._client, self.image)
+
+    @property
+    def image_digest(self) -> str:
+        return self._digest
+
+    def run(self, checks: Iterable[Check], limits: SandboxLimits) -> Iterator[Execution]:
+        batches = plan_batches(list(checks), limits.batch_size)
+        with ThreadPoolExecutor(max(1, limits.workers)) as pool:
+            futures: list[Future[list[Execution]]] = [
+                pool.submit(self.run_batch, b, limits) for b in batches]
+            for fut in as_completed(futures):
+                yield from fut.result()
+
+    def run_batch(self, batch: Sequence[Check], limits: SandboxLimits) -> list[Execution]:
+        """Judge every check of the batch, retrying infrastructure losses in new containers."""
+        done, pending, why = self._one_container(batch, limits)
+        for _attempt in range(RETRIES):
+            # Retry one sample per container: a sample that takes its container down
+            # cannot take innocent neighbours with it again.
+            still: list[Check] = []
+            for check in pending:
+                finished, lost, why = self._one_container([check], limits)
+                done.extend(finished)
+                still.extend(lost)
+            pending = still
+        done.extend(infra_error(c, why) for c in pending)
+        return done
+
+    def _one_container(self, checks: Sequence[Check], limits: SandboxLimits
+                       ) -> tuple[list[Execution], list[Check], str]:
+        payload, budgets = encode_batch(checks, limits)
+        try:
+            stream = self._stream(payload, limits, budgets)
+        except _EngineHiccup as exc:
+            return [], list(checks), str(exc)
+        return settle(checks, stream)
+
+    @retry(retry=retry_if_exception_type(_EngineHiccup), stop=stop_after_attempt(3),
+           wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
+    def _stream(self, payload: bytes, limits: SandboxLimits,
+                budgets: dict[tuple[str, str], float]) -> Stream:
+        import docker
+        import requests
+
+        try:
+            return stream_batch(self._client, self.image, payload, limits, budgets,
+                                max_bytes=RESULT_BYTES * max(1, len(budgets)))
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            raise _EngineHiccup(f"engine error: {exc}") from None
+
+
+def plan_batches(checks: Sequence[Check], size: int) -> list[list[Check]]:
+    """Keep samples of one problem together (inputs are sent once per container)."""
+    ordered = sorted(checks, key=lambda c: (c.job.key.problem_id, c.job.key.sample_index))
+    size = max(1, size)
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
+def encode_batch(checks: Sequence[Check], limits: SandboxLimits
+                 ) -> tuple[bytes, dict[tuple[str, str], float]]:
+    groups: dict[int, str] = {}
+    group_table: dict[str, Any] = {}
+    jobs = []
+    budgets: dict[tuple[str, str], float] = {}
+    for i, check in enumerate(checks):
+        job = check.job
+        refs = []
+        for g in job.groups:
+            gid = groups.setdefault(id(g), f"g{len(groups)}")
+            if gid not in group_table:
+                group_table[gid] = {"inputs": [codec.encode(x) for x in g.inputs],
+                                    "limits": list(g.time_limits), "deadline": g.budget(),
+                                    "digest_over": g.digest_over}
+            refs.append([g.name, gid])
+            budgets[(f"j{i}", g.name)] = g.budget()
+        jobs.append({"id": f"j{i}", "code": job.code, "mode": job.mode.value,
+                     "entry": job.entry_point, "guard": job.guard, "groups": refs})
+    payload = {"groups": group_table, "jobs": jobs, "output_bytes": limits.output_bytes,
+               "result_bytes": RESULT_BYTES}
+    return json.dumps(payload).encode(), budgets
+
+
+def _outcome(item: Any) -> Outcome:
+    kind, value, error, duration = item
+    return Outcome(OutcomeKind(kind), codec.decode(value), str(error), float(duration))
+
+
+def _group_result(record: dict[str, Any]) -> GroupResult:
+    try:
+        outcomes = tuple(_outcome(o) for o in record["outcomes"])
+        end = GroupEnd(record["end"])
+    except (KeyError, ValueError, TypeError, RecursionError, codec.EncodeError):
+        return GroupResult(str(record.get("group")), (), GroupEnd.CRASHED, "malformed record")
+    return GroupResult(str(record["group"]), outcomes, end, str(record.get("detail", ""))[:2000])
+
+
+def _interrupted_end(stream: Stream) -> GroupEnd:
+    """How the group that was running when the container went away ended."""
+    if stream.oom_killed:
+        return GroupEnd.OOM
+    if stream.killed_for == "deadline":
+        return GroupEnd.TIMEOUT
+    if stream.killed_for == "output_limit":
+        return GroupEnd.OUTPUT_LIMIT
+    return GroupEnd.LOST
+
+
+def settle(checks: Sequence[Check], stream: Stream
+           ) -> tuple[list[Execution], list[Check], str]:
+    """Turn a container's records into verdicts; return the checks to retry."""
+    results: dict[str, dict[str, GroupResult]] = {}
+    running: tuple[str, str] | None = None
+    for record in stream.records:
+        kind, job = record.get("t"), str(record.get("job"))
+        if kind == "begin":
+            running = (job, str(record.get("group")))
+        elif kind == "group":
+            gr = _group_result(record)
+            if gr.end is GroupEnd.KILLED and stream.oom_killed:
+                gr = GroupResult(gr.name, gr.outcomes, GroupEnd.OOM, gr.detail)
+            results.setdefault(job, {})[gr.name] = gr
+            running = None
+    finished: list[Execution] = []
+    retry_: list[Check] = []
+    for i, check in enumerate(checks):
+        got = results.get(f"j{i}", {})
+        if running is not None and running[0] == f"j{i}":
+            end = _interrupted_end(stream)
+            if end is not GroupEnd.LOST:
+                got[running[1]] = GroupResult(running[1], (), end, "container stopped by host")
+        if all(g.name in got for g in check.job.groups):
+            finished.append(check.judge([got[g.name] for g in check.job.groups]))
+        else:
+            retry_.append(check)
+    why = stream.error or f"container ended early (exit {stream.exit_code}) " \
+        f"{stream.stderr.decode(errors='replace')[-300:]}".strip()
+    return finished, retry_, why
+
+
+def infra_error(check: Check, why: str) -> Execution:
+    return Execution(
+        problem_id=check.job.key.problem_id,
+        sample_index=check.job.key.sample_index,
+        verdict=Verdict.INFRA_ERROR,
+        group_verdicts={g.name: Verdict.INFRA_ERROR for g in check.job.groups},
+        detail=why[:2000],
+    )

@@ -1,0 +1,135 @@
+"""Raw completion -> program: fences, prose, <think> blocks, prefills, evalplus's sanitizer."""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import json
+import time
+from pathlib import Path
+
+import pytest
+from evalplus.sanitize import sanitize as evalplus_sanitize
+
+from apr_eval.core import Problem, PromptStyle
+from apr_eval.harness.extract import extract_code, fenced_blocks, sanitize, strip_reasoning
+from apr_eval.harness.prompts import render_evalplus
+
+HE = Problem("humaneval", "v0.1.10", "HumanEval/0",
+             "from typing import List\n\n\ndef total(xs: List[int]) -> int:\n"
+             '    """Sum of xs."""\n', "total")
+COMPLETION = render_evalplus(HE, PromptStyle.COMPLETION)
+CHAT = render_evalplus(HE, PromptStyle.CHAT)  # pre-started "```python\n" assistant turn
+CHAT_API = render_evalplus(HE, PromptStyle.CHAT, "openai")  # no prefill
+
+
+def defs(code: str) -> list[str]:
+    return [n.name for n in ast.parse(code).body if isinstance(n, ast.FunctionDef)]
+
+
+def test_completion_program_is_prompt_plus_continuation() -> None:
+    code = extract_code("    return sum(xs)\n\n\ndef unused():\n    return 1\n",
+                        COMPLETION, "total")
+    assert code.startswith("from typing import List")
+    assert defs(code) == ["total"]  # sanitizer drops what the entry point never reaches
+    assert "return sum(xs)" in code
+
+
+def test_completion_keeps_helpers_the_entry_point_calls() -> None:
+    raw = "    return helper(xs)\n\ndef helper(xs):\n    return sum(xs)\n"
+    assert defs(extract_code(raw, COMPLETION, "total")) == ["total", "helper"]
+
+
+def test_completion_cut_at_imagined_closing_fence() -> None:
+    code = extract_code("    return sum(xs)\n```\nThis sums the list.", COMPLETION, "total")
+    assert "This sums" not in code and defs(code) == ["total"]
+
+
+def test_chat_prefill_continuation_stops_at_fence() -> None:
+    raw = ("from typing import List\n\ndef total(xs: List[int]) -> int:\n    return sum(xs)\n"
+           "```\n\nThe function adds the numbers.")
+    code = extract_code(raw, CHAT, "total")
+    assert defs(code) == ["total"] and "adds the numbers" not in code
+    assert "from typing import List" in code
+
+
+def test_chat_answer_with_prose_and_several_blocks_picks_the_entry_point() -> None:
+    raw = ("Sure! Usage first:\n```python\nprint(total([1, 2]))\n```\n"
+           "And the solution:\n```python\nimport math\n\ndef total(xs):\n"
+           "    return math.fsum(xs)\n```\nHope this helps.")
+    code = extract_code(raw, CHAT_API, "total")
+    assert "import math" in code and defs(code) == ["total"] and "print(" not in code
+
+
+def test_prose_without_fences_uses_the_longest_valid_span() -> None:
+    raw = "Here is my code:\ndef total(xs):\n    return sum(xs)\nThat's all, folks."
+    code = extract_code(raw, CHAT_API, "total")
+    assert defs(code) == ["total"] and "folks" not in code
+
+
+def test_think_blocks_are_dropped() -> None:
+    raw = ("<think>Maybe def total(xs): return 0? No.\n```python\ndef total(xs):\n"
+           "    return 0\n```\n</think>\n```python\ndef total(xs):\n    return sum(xs)\n```")
+    code = extract_code(raw, CHAT_API, "total")
+    assert "sum(xs)" in code and "return 0" not in code
+    assert strip_reasoning("<think>never closed ```python\ndef f(): pass") == ""
+    assert strip_reasoning("reasoning started in the prompt</think>answer") == "answer"
+
+
+def test_empty_and_garbage() -> None:
+    assert extract_code("", CHAT, "total") == ""
+    assert extract_code("<think>only thinking", CHAT_API, "total") == ""
+    # like evalplus: no valid span -> the first line; the sandbox then reports the error
+    assert extract_code("I cannot help with that.", CHAT_API, "total") == \
+        evalplus_sanitize("I cannot help with that.", "total")
+
+
+def test_fenced_blocks_skip_other_languages() -> None:
+    text = "```bash\npip install x\n```\n```py\nx = 1\n```\n```\ny = 2"
+    assert fenced_blocks(text) == ["x = 1\n", "y = 2"]
+
+
+def test_long_outputs_stay_fast() -> None:
+    """evalplus's own sanitizer is cubic (13 s for 200 lines here); ours must not be."""
+    garbage = "Explanation line, not code: (\n" * 300
+    program = "\n".join(f"def f{i}(x):\n    y = x + {i}\n    return y" for i in range(300))
+    t0 = time.monotonic()
+    extract_code(garbage, CHAT_API, "total")
+    assert defs(sanitize(program, "f0")) == ["f0"]
+    assert time.monotonic() - t0 < 10
+
+
+VARIANTS = [
+    lambda p, c: p + c,
+    lambda p, c: "Some prose first.\n" + p + c + "\nThanks!\n```",
+    lambda p, c: p + "    pass\n\n\nprint(1)\n",
+    lambda p, c: c,
+    lambda p, c: p + c + "\n\n\nx = [1,\n",
+    lambda p, c: "class A:\n    pass\n\n" + p + c + "\nA = 3\n",
+]
+
+
+def test_sanitize_equals_evalplus_on_inline_cases() -> None:
+    prompt, body = HE.prompt, "    return helper(xs)\n\n\ndef helper(xs):\n    return sum(xs)\n"
+    for make in VARIANTS:
+        text = make(prompt, body)
+        assert sanitize(text, "total") == evalplus_sanitize(text, "total"), text
+        assert sanitize(text, "") == evalplus_sanitize(text, None), text
+
+
+SAMPLES = Path("/work/shared/data/samples/evalplus/qwen2.5-coder-1.5b-base/humaneval/"
+               "generated.jsonl")
+HE_DATA = Path("/work/shared/data/humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
+
+
+@pytest.mark.skipif(not (SAMPLES.exists() and HE_DATA.exists()), reason="shared data absent")
+def test_sanitize_equals_evalplus_on_real_model_outputs() -> None:
+    with gzip.open(HE_DATA) as f:
+        problems = {d["task_id"]: d for d in map(json.loads, f)}
+    rows = [json.loads(line) for line in SAMPLES.open()][::10]
+    for row in rows:
+        p = problems[row["task_id"]]
+        for make in VARIANTS:
+            text = make(p["prompt"], row["completion"])
+            assert sanitize(text, p["entry_point"]) == \
+                evalplus_sanitize(text, p["entry_point"]), (row["task_id"], text)

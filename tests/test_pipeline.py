@@ -1,0 +1,185 @@
+"""The run pipeline in process: fake backend, fake executor, the toy benchmark."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+import toybench
+
+from apr_eval.core import Check, Execution, PromptStyle, SamplingParams, SandboxLimits
+from apr_eval.errors import BackendError, UsageError
+from apr_eval.harness import pipeline
+from apr_eval.harness.backends.fake import FakeBackend
+from apr_eval.harness.manifest import comparability_key
+from apr_eval.harness.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
+from apr_eval.harness.spec import RunSpec
+from apr_eval.sandbox.executor import FakeExecutor
+
+toybench.register()
+GOOD = {"def f": ["    return 1\n", "    return 0\n"]}  # sample 0 solves odd ids, 1 even ids
+
+
+def spec(**kw: object) -> RunSpec:
+    base: dict[str, object] = dict(model="fake", benchmark="toy", backend="fake",
+                                   backend_options={"responses": GOOD},
+                                   sampling=SamplingParams(n=2), executor="fake")
+    base.update(kw)
+    return RunSpec(**base)  # type: ignore[arg-type]
+
+
+def lines(run: RunDir, name: str) -> list[tuple[str, int]]:
+    return [(d["problem_id"], d["sample_index"]) for d in read_jsonl(run.path / name)]
+
+
+def test_full_run_scores_and_manifest(tmp_path: Path) -> None:
+    s = spec(cutoff=None)
+    result = pipeline.run_pipeline(s, executor=FakeExecutor(), results_dir=tmp_path)
+    run = result.run
+    assert sorted(lines(run, COMPLETIONS)) == [(f"toy/{i}", j) for i in range(6) for j in (0, 1)]
+    assert len(lines(run, EXECUTIONS)) == 12
+    [p1] = [x for x in result.scores if x.k == 1]
+    assert p1.pass_at_k == pytest.approx(0.5) and p1.problems == 6 and p1.samples == 12
+    assert json.loads((run.path / "scores.json").read_text())[0]["pass_at_k"] == p1.pass_at_k
+    m = run.manifest()
+    assert m.prompt_style == "completion" and m.image_digest == "fake"
+    assert m.data_hash == "toy-6" and m.sampling == s.sampling
+    assert m.extra["comparability_key"] == comparability_key(m)
+    assert RunSpec.from_json(m.extra["spec"]) == s
+    assert result.generation is not None and result.generation.done_now == 12
+
+
+def test_rerun_of_a_finished_run_does_not_load_the_model(tmp_path: Path) -> None:
+    pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
+
+    class Unloadable(FakeBackend):
+        def __enter__(self) -> Unloadable:
+            raise AssertionError("model loaded for a finished run")
+
+    def no_backend(_: RunSpec) -> FakeBackend:
+        return Unloadable()
+
+    again = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path,
+                                  backend_factory=no_backend)
+    assert again.generation is None and again.execution.done_now == 0
+    assert len(lines(again.run, COMPLETIONS)) == 12
+
+
+def test_backend_failure_keeps_finished_samples_and_rerun_completes(tmp_path: Path) -> None:
+    failing = spec(backend_options={"responses": GOOD, "fail_after": 3})
+    with pytest.raises(BackendError, match="scripted failure"):
+        pipeline.run_pipeline(failing, executor=FakeExecutor(), results_dir=tmp_path,
+                              backend_factory=lambda _: FakeBackend(responses=GOOD,
+                                                                    fail_after=3))
+    run = pipeline.run_dir_for(failing, tmp_path)
+    assert len(lines(run, COMPLETIONS)) == 6  # 3 problems x 2 samples, kept
+    result = pipeline.run_pipeline(failing, executor=FakeExecutor(), results_dir=tmp_path,
+                                   backend_factory=lambda _: FakeBackend(responses=GOOD))
+    assert result.generation is not None and result.generation.done_before == 6
+    got = lines(run, COMPLETIONS)
+    assert len(got) == len(set(got)) == 12
+
+
+def test_a_problem_cut_between_its_samples_gets_the_same_texts(tmp_path: Path) -> None:
+    """Sample i is always the i-th output of a full call: no duplicate of sample 0."""
+    s = spec()
+    run = pipeline.run_pipeline(s, executor=FakeExecutor(), results_dir=tmp_path).run
+    before = {k: c.raw for k, c in run.completions().items()}
+    path = run.path / COMPLETIONS
+    kept = path.read_bytes().splitlines(keepends=True)[:-1]  # lose toy/5 sample 1
+    path.write_bytes(b"".join(kept))
+    (run.path / EXECUTIONS).unlink()
+    again = pipeline.run_pipeline(s, executor=FakeExecutor(), results_dir=tmp_path)
+    assert {k: c.raw for k, c in again.run.completions().items()} == before
+    assert again.generation is not None and again.generation.done_now == 1
+
+
+def test_torn_last_line_is_redone_once(tmp_path: Path) -> None:
+    s = spec()
+    run = pipeline.run_pipeline(s, executor=FakeExecutor(), results_dir=tmp_path).run
+    for name in (COMPLETIONS, EXECUTIONS):
+        path = run.path / name
+        data = path.read_bytes().splitlines(keepends=True)
+        path.write_bytes(b"".join(data[:-1]) + data[-1][:20])  # a kill mid-write
+    pipeline.run_pipeline(s, executor=FakeExecutor(), results_dir=tmp_path)
+    for name in (COMPLETIONS, EXECUTIONS):
+        got = lines(run, name)
+        assert len(got) == len(set(got)) == 12
+
+
+class FlakyExecutor(FakeExecutor):
+    """Repeats its first verdict and drops its last one."""
+
+    def run(self, checks: Iterable[Check], limits: SandboxLimits) -> Iterator[Execution]:
+        items = list(super().run(checks, limits))
+        yield items[0]
+        yield from items[:-1]
+
+
+def test_executor_repeats_and_drops_are_handled(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="1 sample\\(s\\) without a verdict"):
+        pipeline.run_pipeline(spec(), executor=FlakyExecutor(), results_dir=tmp_path)
+    run = pipeline.run_dir_for(spec(), tmp_path)
+    assert len(lines(run, EXECUTIONS)) == 11
+    pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
+    got = lines(run, EXECUTIONS)
+    assert len(got) == len(set(got)) == 12
+
+
+def test_style_follows_the_chat_template_unless_overridden(tmp_path: Path) -> None:
+    backend = FakeBackend(responses={"def f": ["```python\ndef f0():\n    return 0\n```"]},
+                          chat=True)
+    r = pipeline.run_pipeline(spec(limit=1, sampling=SamplingParams()), executor=FakeExecutor(),
+                              results_dir=tmp_path, backend_factory=lambda _: backend)
+    assert r.manifest.prompt_style == "chat" and backend.calls[0][0].messages
+    [c] = r.run.completions().values()
+    assert c.raw.startswith("```python") and c.code == "def f0():\n    return 0"
+    forced = spec(limit=1, sampling=SamplingParams(), prompt_style=PromptStyle.COMPLETION)
+    r2 = pipeline.run_pipeline(forced, executor=FakeExecutor(), results_dir=tmp_path,
+                               backend_factory=lambda _: FakeBackend(chat=True))
+    assert r2.manifest.prompt_style == "completion"
+    assert r2.run.run_id != r.run.run_id
+
+
+def test_same_run_id_with_other_settings_is_refused(tmp_path: Path) -> None:
+    pipeline.run_pipeline(spec(run_id="r1"), executor=FakeExecutor(), results_dir=tmp_path)
+    hotter = spec(run_id="r1", sampling=SamplingParams(n=2, temperature=0.8))
+    with pytest.raises(UsageError, match="already exists with different options"):
+        pipeline.run_pipeline(hotter, executor=FakeExecutor(), results_dir=tmp_path)
+
+
+def test_problem_selection_and_limit(tmp_path: Path) -> None:
+    r = pipeline.run_pipeline(spec(problems=("toy/4", "toy/1"), limit=1),
+                              executor=FakeExecutor(), results_dir=tmp_path)
+    assert r.manifest.problems == ("toy/4",)
+    with pytest.raises(UsageError, match="unknown problem id"):
+        pipeline.run_pipeline(spec(problems=("toy/99",)), executor=FakeExecutor(),
+                              results_dir=tmp_path)
+
+
+def test_comparability_key_tracks_what_changes_scores(tmp_path: Path) -> None:
+    a = pipeline.run_pipeline(spec(run_id="a"), executor=FakeExecutor(),
+                              results_dir=tmp_path).manifest
+    b = pipeline.run_pipeline(spec(run_id="b", sampling=SamplingParams(n=2, seed=7)),
+                              executor=FakeExecutor(), results_dir=tmp_path).manifest
+    c = pipeline.run_pipeline(spec(run_id="c", prompt_preset="fewshot"),
+                              executor=FakeExecutor(), results_dir=tmp_path).manifest
+    assert comparability_key(a) == comparability_key(b)  # the seed is sampling noise
+    assert comparability_key(a) != comparability_key(c)
+    assert comparability_key(a) != comparability_key(dataclasses.replace(a, data_hash="x"))
+
+
+def test_ingest_is_skipped_without_the_store(tmp_path: Path) -> None:
+    try:
+        import apr_eval.leaderboard.store  # noqa: F401
+    except ModuleNotFoundError:
+        r = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path,
+                                  db_path=tmp_path / "db.duckdb")
+        assert r.ingested is False and not (tmp_path / "db.duckdb").exists()
+    else:
+        r = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path,
+                                  db_path=tmp_path / "db.duckdb")
+        assert r.ingested is True and (tmp_path / "db.duckdb").exists()
