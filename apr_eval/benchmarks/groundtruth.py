@@ -76,9 +76,12 @@ def _run_chunk(tasks: Sequence[CanonicalTask], digests: bool = True
     return out
 
 
-def compute(tasks: Sequence[CanonicalTask], workers: int = 2) -> dict[str, dict[str, Any]]:
-    """Raw (encoded) outcomes of every canonical solution, as the runner reported them."""
-    chunks = [list(tasks[i::workers]) for i in range(workers)]
+def compute(tasks: Sequence[CanonicalTask], workers: int = 2,
+            chunk: int = 16) -> dict[str, dict[str, Any]]:
+    """Raw (encoded) outcomes of every canonical solution, as the runner reported them.
+    Small chunks on a pool: a few slow canonical solutions (MBPP+ has some) don't leave
+    one worker with all the work."""
+    chunks = [list(tasks[i:i + chunk]) for i in range(0, len(tasks), chunk)]
     merged: dict[str, dict[str, Any]] = {}
     with ThreadPoolExecutor(workers) as pool:
         for part in pool.map(_run_chunk, chunks):
