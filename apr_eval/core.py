@@ -220,6 +220,7 @@ class SandboxLimits:
     workers: int = 2  # containers at once
     min_time_limit_s: float = 1.0
     time_limit_factor: float = 4.0
+    confirm_timeouts: bool = True  # a timeout stands only if a second fresh run times out too
 
     def key_fields(self) -> dict[str, Any]:
         """Fields that can change a verdict (batch size and workers cannot)."""
@@ -229,6 +230,7 @@ class SandboxLimits:
             "output_bytes": self.output_bytes,
             "min_time_limit_s": self.min_time_limit_s,
             "time_limit_factor": self.time_limit_factor,
+            "confirm_timeouts": self.confirm_timeouts,
         }
 
 

@@ -11,13 +11,13 @@ sample its own container.
 
 Exactly one Execution per check, always: a batch that dies for infrastructure reasons is
 retried (tenacity for engine calls, then fresh containers for the samples not yet judged), and a
-sample that still has no verdict gets INFRA_ERROR.
+sample that still has no verdict gets INFRA_ERROR. A timeout is confirmed by a second run.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -67,7 +67,14 @@ class DockerExecutor:
                 yield from fut.result()
 
     def run_batch(self, batch: Sequence[Check], limits: SandboxLimits) -> list[Execution]:
-        """Judge every check of the batch, retrying infrastructure losses in new containers."""
+        """Judge every check of the batch; retry infrastructure losses in new containers and
+        confirm every timeout with a second run (see ``confirm_timeouts``)."""
+        done = self._judge_all(batch, limits)
+        if not limits.confirm_timeouts:
+            return done
+        return confirm_timeouts(batch, done, lambda checks: self._judge_all(checks, limits))
+
+    def _judge_all(self, batch: Sequence[Check], limits: SandboxLimits) -> list[Execution]:
         done, pending, why = self._one_container(batch, limits)
         for _attempt in range(RETRIES):
             # Retry one sample per container: a sample that takes its container down
@@ -102,6 +109,22 @@ class DockerExecutor:
                                 max_bytes=RESULT_BYTES * max(1, len(budgets)))
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             raise _EngineHiccup(f"engine error: {exc}") from None
+
+
+def confirm_timeouts(batch: Sequence[Check], done: list[Execution],
+                     rerun: Callable[[Sequence[Check]], list[Execution]]) -> list[Execution]:
+    """A TIMEOUT stands only if a second, fresh run times out too.
+
+    Per-input limits are a few times the canonical solution's CPU time, and on a shared
+    machine CPU time itself stretches with load (memory-bound code most), so one timeout can
+    be the machine's, not the sample's. A sample that really hangs pays its limit twice.
+    """
+    by_key = {c.job.key: c for c in batch}
+    suspects = [by_key[e.key] for e in done if e.verdict is Verdict.TIMEOUT and e.key in by_key]
+    if not suspects:
+        return done
+    second = {e.key: e for e in rerun(suspects) if e.verdict is not Verdict.INFRA_ERROR}
+    return [second.get(e.key, e) if e.verdict is Verdict.TIMEOUT else e for e in done]
 
 
 def plan_batches(checks: Sequence[Check], size: int) -> list[list[Check]]:

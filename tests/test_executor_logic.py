@@ -1,0 +1,94 @@
+"""Executor logic that needs no engine: batching, record settling, timeout confirmation."""
+
+from apr_eval.core import (
+    Check,
+    ExecMode,
+    Execution,
+    GroupEnd,
+    GroupResult,
+    Job,
+    SampleKey,
+    TestGroup,
+    Verdict,
+)
+from apr_eval.sandbox.container import Stream
+from apr_eval.sandbox.docker_executor import confirm_timeouts, plan_batches, settle
+
+GROUP = TestGroup("base", ((1,),), (1.0,), 3.0)
+
+
+def judge_for(pid: str, index: int):
+    def judge(results):
+        (r,) = results
+        v = Verdict.PASSED if r.end is GroupEnd.COMPLETED else Verdict.TIMEOUT \
+            if r.end is GroupEnd.TIMEOUT else Verdict.ERROR
+        return Execution(pid, index, v, {"base": v})
+    return judge
+
+
+def check(pid: str, index: int = 0) -> Check:
+    return Check(Job(SampleKey(pid, index), "x", ExecMode.FUNCTION, "f", (GROUP,)),
+                 judge_for(pid, index))
+
+
+def ex(pid: str, verdict: Verdict) -> Execution:
+    return Execution(pid, 0, verdict)
+
+
+def test_timeout_overturned_only_by_a_fresh_non_timeout():
+    batch = [check("a"), check("b"), check("c"), check("d")]
+    first = [ex("a", Verdict.TIMEOUT), ex("b", Verdict.TIMEOUT), ex("c", Verdict.TIMEOUT),
+             ex("d", Verdict.FAILED)]
+    reran: list[str] = []
+
+    def rerun(checks):
+        reran.extend(c.job.key.problem_id for c in checks)
+        return [ex("a", Verdict.PASSED), ex("b", Verdict.TIMEOUT), ex("c", Verdict.INFRA_ERROR)]
+
+    out = {e.problem_id: e.verdict for e in confirm_timeouts(batch, first, rerun)}
+    assert reran == ["a", "b", "c"]
+    assert out == {"a": Verdict.PASSED, "b": Verdict.TIMEOUT, "c": Verdict.TIMEOUT,
+                   "d": Verdict.FAILED}
+
+
+def test_batches_keep_problems_together():
+    checks = [check(p, i) for p in ("b", "a") for i in range(3)]
+    batches = plan_batches(checks, 4)
+    assert [[c.job.key.problem_id for c in b] for b in batches] == [["a", "a", "a", "b"],
+                                                                   ["b", "b"]]
+
+
+def test_settle_maps_records_and_marks_the_interrupted_group():
+    batch = [check("a"), check("b"), check("c")]
+    stream = Stream(records=[
+        {"t": "ready"},
+        {"t": "begin", "job": "j0", "group": "base"},
+        {"outcomes": [["returned", 1, "", 0.0]], "end": "completed", "detail": "",
+         "job": "j0", "group": "base", "t": "group"},
+        {"t": "begin", "job": "j1", "group": "base"},
+    ], killed_for="deadline")
+    finished, retry, _ = settle(batch, stream)
+    assert {e.problem_id: e.verdict for e in finished} == {"a": Verdict.PASSED,
+                                                           "b": Verdict.TIMEOUT}
+    assert [c.job.key.problem_id for c in retry] == ["c"]
+
+
+def test_settle_retries_a_group_lost_without_explanation():
+    batch = [check("a")]
+    stream = Stream(records=[{"t": "begin", "job": "j0", "group": "base"}], exit_code=1)
+    finished, retry, why = settle(batch, stream)
+    assert finished == [] and len(retry) == 1 and "exit 1" in why
+
+
+def test_oom_flag_turns_a_killed_group_into_oom():
+    seen: list[GroupResult] = []
+
+    def judge(results):
+        seen.extend(results)
+        return Execution("a", 0, Verdict.OOM)
+
+    c = Check(Job(SampleKey("a", 0), "x", ExecMode.FUNCTION, "f", (GROUP,)), judge)
+    stream = Stream(records=[{"outcomes": [], "end": "killed", "detail": "signal 9",
+                              "job": "j0", "group": "base", "t": "group"}], oom_killed=True)
+    settle([c], stream)
+    assert seen[0].end is GroupEnd.OOM
