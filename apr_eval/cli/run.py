@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
+from apr_eval.cli.common import limits_from, sandbox_options
 from apr_eval.cli.progress import RichProgress
-from apr_eval.core import Problem, PromptStyle, SamplingParams, SandboxLimits, Score
+from apr_eval.core import Problem, PromptStyle, SamplingParams, Score
 from apr_eval.errors import UsageError
 from apr_eval.harness import pipeline, stages
 from apr_eval.harness.rundir import RunDir
@@ -47,12 +48,10 @@ _SPEC_OPTIONS: list[Callable[[Any], Any]] = [
                  "same command resumes the same run)."),
     click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), default=None,
                  help="Declared training cutoff of the model (YYYY-MM-DD)."),
-    click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1),
+    click.option("--gen-batch-size", default=1, show_default=True, type=click.IntRange(min=1),
                  help="Problems per backend call (completions are saved per call)."),
     click.option("--executor", "executor_name", default="docker", show_default=True,
                  help="docker or fake."),
-    click.option("--sandbox-workers", default=None, type=click.IntRange(min=1),
-                 help="Containers at once (default: the sandbox's)."),
     click.option("--results-dir", type=click.Path(path_type=Path), default=None,
                  help="Default: $APR_EVAL_RESULTS or ./results."),
     click.option("--dry-run", is_flag=True, help="Use the fake backend (no model)."),
@@ -62,7 +61,7 @@ _SPEC_OPTIONS: list[Callable[[Any], Any]] = [
 def spec_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_SPEC_OPTIONS):
         fn = option(fn)
-    return fn
+    return sandbox_options(fn)
 
 
 def parse_backend_options(items: tuple[str, ...]) -> dict[str, Any]:
@@ -79,9 +78,7 @@ def parse_backend_options(items: tuple[str, ...]) -> dict[str, Any]:
 
 
 def build_spec(opts: dict[str, Any]) -> RunSpec:
-    limits = SandboxLimits()
-    if opts.get("sandbox_workers"):
-        limits = SandboxLimits(workers=opts["sandbox_workers"])
+    limits = limits_from(opts["workers"], opts["batch_size"], opts["strict"], opts["memory_mb"])
     cutoff: datetime | None = opts.get("cutoff")
     problems = tuple(p.strip() for p in (opts.get("problems") or "").split(",") if p.strip())
     dry = bool(opts.get("dry_run"))
@@ -101,7 +98,7 @@ def build_spec(opts: dict[str, Any]) -> RunSpec:
         cutoff=cutoff.date() if cutoff else None,
         problems=problems,
         limit=opts.get("limit"),
-        batch_size=opts.get("batch_size") or 1,
+        batch_size=opts.get("gen_batch_size") or 1,
         executor=opts["executor_name"],
     )
 
@@ -221,16 +218,21 @@ def _run_context(run_dir: RunDir) -> tuple[RunSpec | None, Any, list[Problem]]:
 @click.command()
 @click.argument("run_ref", metavar="RUN")
 @click.option("--executor", "executor_name", default="docker", show_default=True)
-@click.option("--sandbox-workers", default=None, type=click.IntRange(min=1))
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Containers running at once (default: as the run was made).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Samples per container (default: as the run was made).")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
-def execute(run_ref: str, executor_name: str, sandbox_workers: int | None,
+def execute(run_ref: str, executor_name: str, workers: int | None, batch_size: int | None,
             results_dir: Path | None) -> None:
-    """Execute a run's completions that have no verdict yet (resumable)."""
+    """Execute a run's completions that have no verdict yet (resumable). Verdict-changing
+    limits (memory, time factors) always come from the run's manifest."""
     run_dir = open_run(run_ref, results_dir)
     spec, benchmark, problems = _run_context(run_dir)
     spec = spec or RunSpec(model=run_dir.manifest().model.name)
-    if sandbox_workers:
-        spec = replace(spec, limits=replace(spec.limits, workers=sandbox_workers))
+    limits = replace(spec.limits, workers=workers or spec.limits.workers,
+                     batch_size=batch_size or spec.limits.batch_size)
+    spec = replace(spec, limits=limits)
     executor = pipeline.open_executor(executor_name)
     with RichProgress() as progress:
         stats = pipeline.execute_stage(run_dir, benchmark, problems, executor, spec,

@@ -221,7 +221,7 @@ def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = ()) -> li
     manifest = run.manifest()
     ids = set(problems or manifest.problems)
     n = manifest.sampling.n if manifest.sampling else 1
-    executions: dict[object, Execution] = {
+    executions: dict[SampleKey, Execution] = {
         k: e for k, e in run.executions().items() if k.problem_id in ids}
     missing = len(ids) * n - len(executions)
     if missing > 0:
