@@ -53,6 +53,8 @@ def test_stages_one_by_one(tmp_path: Path, capsys) -> None:
     assert not (run.path / EXECUTIONS).exists()
     code, out, err = cli(capsys, "score", "staged", "--results-dir", str(tmp_path))
     assert code == 2 and "12 sample(s) without a verdict" in err and len(err.splitlines()) == 1
+    code, out, err = cli(capsys, "score", "staged", "--results-dir", str(tmp_path), "--partial")
+    assert code == 0 and "partial: 0 of 6 problems" in out
     code, out, err = cli(capsys, "execute", str(run.path), "--executor", "fake")
     assert code == 0 and "12/12 done" in out, err
     code, out, err = cli(capsys, "score", "staged", "--results-dir", str(tmp_path))

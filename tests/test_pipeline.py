@@ -12,7 +12,7 @@ import toybench
 
 from apr_eval.core import Check, Execution, PromptStyle, SamplingParams, SandboxLimits
 from apr_eval.errors import BackendError, UsageError
-from apr_eval.harness import pipeline
+from apr_eval.harness import pipeline, stages
 from apr_eval.harness.backends.fake import FakeBackend
 from apr_eval.harness.manifest import comparability_key
 from apr_eval.harness.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
@@ -124,6 +124,9 @@ def test_executor_repeats_and_drops_are_handled(tmp_path: Path) -> None:
         pipeline.run_pipeline(spec(), executor=FlakyExecutor(), results_dir=tmp_path)
     run = pipeline.run_dir_for(spec(), tmp_path)
     assert len(lines(run, EXECUTIONS)) == 11
+    [partial] = stages.score(run, toybench.ToyBench(), partial=True)
+    assert partial.problems == 5 and partial.samples == 10  # the unfinished problem left out
+    assert not (run.path / "scores.json").exists()
     pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
     got = lines(run, EXECUTIONS)
     assert len(got) == len(set(got)) == 12

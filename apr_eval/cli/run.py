@@ -244,11 +244,17 @@ def execute(run_ref: str, executor_name: str, workers: int | None, batch_size: i
 @click.command()
 @click.argument("run_ref", metavar="RUN")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
-def score(run_ref: str, results_dir: Path | None) -> None:
+@click.option("--partial", is_flag=True, help="Score the problems finished so far (printed, "
+              "not written).")
+def score(run_ref: str, results_dir: Path | None, partial: bool) -> None:
     """Score a fully executed run into its scores.json and print pass@k."""
     run_dir = open_run(run_ref, results_dir)
     _, benchmark, problems = _run_context(run_dir)
-    scores = stages.score(run_dir, benchmark, [p.problem_id for p in problems])
+    scores = stages.score(run_dir, benchmark, [p.problem_id for p in problems], partial=partial)
     click.echo(f"run id: {run_dir.run_id}")
+    if partial:
+        click.echo(f"partial: {scores[0].problems if scores else 0} of {len(problems)} problems "
+                   "finished (not written)")
     _echo_scores(scores)
-    click.echo(f"scores: {run_dir.path / 'scores.json'}")
+    if not partial:
+        click.echo(f"scores: {run_dir.path / 'scores.json'}")

@@ -216,13 +216,22 @@ def execute(run: RunDir, problems: Sequence[Problem], benchmark: Benchmark,
 # --------------------------------------------------------------------------------- score
 
 
-def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = ()) -> list[Score]:
-    """pass@k for every headline score; refuses a run with unexecuted samples."""
+def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = (), *,
+          partial: bool = False) -> list[Score]:
+    """pass@k for every headline score, written to scores.json; refuses a run with unexecuted
+    samples. ``partial``: score only the problems whose every sample has a verdict, and write
+    nothing (a progress check on an unfinished run)."""
     manifest = run.manifest()
     ids = set(problems or manifest.problems)
     n = manifest.sampling.n if manifest.sampling else 1
     executions: dict[SampleKey, Execution] = {
         k: e for k, e in run.executions().items() if k.problem_id in ids}
+    per_problem: dict[str, int] = {}
+    for k in executions:
+        per_problem[k.problem_id] = per_problem.get(k.problem_id, 0) + 1
+    if partial:
+        executions = {k: e for k, e in executions.items() if per_problem[k.problem_id] >= n}
+        return score_run(run.run_id, executions, benchmark) if executions else []
     missing = len(ids) * n - len(executions)
     if missing > 0:
         raise UsageError(f"run '{run.run_id}' has {missing} sample(s) without a verdict; "
