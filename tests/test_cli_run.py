@@ -100,3 +100,24 @@ def test_root_command_runs_the_main_job(tmp_path: Path, capsys, monkeypatch) -> 
     # the default backend (llamacpp) is tried: either it is not built in this checkout, or
     # the model file is missing; either way one line and a non-zero exit
     assert code != 0 and len(err.strip().splitlines()) == 1, err
+
+
+def test_evalplus_out_is_written_in_evalplus_shape(tmp_path: Path, capsys) -> None:
+    out_file = tmp_path / "eval_results.json"
+    code, out, err = cli(capsys, "run", *base(tmp_path, "--no-ingest", "--evalplus-out",
+                                               str(out_file)))
+    assert code == 0 and f"evalplus-format results: {out_file}" in out, err
+    data = json.loads(out_file.read_text())
+    assert sorted(data["eval"]) == [f"toy/{i}" for i in range(6)]
+    row = data["eval"]["toy/1"][0]
+    assert row["base_status"] == "pass" and row["solution"].startswith("def f1():")
+    assert data["eval"]["toy/0"][0]["base_status"] == "fail" and data["hash"] == "toy-6"
+
+
+def test_lcb_out_without_its_writer_fails_before_running(tmp_path: Path, capsys) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("apr_eval.harness.outputs_lcb") is not None:
+        pytest.skip("the LiveCodeBench writer is installed")
+    code, _, err = cli(capsys, "run", *base(tmp_path, "--lcb-out", str(tmp_path / "x.json")))
+    assert code == 2 and "--lcb-out needs" in err and not list(tmp_path.glob("*/manifest.json"))

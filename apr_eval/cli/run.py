@@ -156,6 +156,10 @@ def run(evalplus_out: Path | None, lcb_out: Path | None, no_ingest: bool,
         **opts: Any) -> None:
     """Generate, execute, score and store one run (resumable: rerun the same command)."""
     spec = build_spec(opts)
+    if evalplus_out is not None:
+        _writer("apr_eval.harness.outputs", "--evalplus-out")  # fail before running, not after
+    if lcb_out is not None:
+        _writer("apr_eval.harness.outputs_lcb", "--lcb-out")
     results = _results_dir(opts.get("results_dir"))
     db = None if no_ingest else results / "apr-eval.duckdb"
     executor = pipeline.open_executor(spec.executor)
