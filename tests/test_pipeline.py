@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import date
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def lines(run: RunDir, name: str) -> list[tuple[str, int]]:
 
 
 def test_full_run_scores_and_manifest(tmp_path: Path) -> None:
-    s = spec(cutoff=None)
+    s = spec(cutoff=date(2024, 9, 1))
     result = pipeline.run_pipeline(s, executor=FakeExecutor(), results_dir=tmp_path)
     run = result.run
     assert sorted(lines(run, COMPLETIONS)) == [(f"toy/{i}", j) for i in range(6) for j in (0, 1)]
@@ -47,6 +48,7 @@ def test_full_run_scores_and_manifest(tmp_path: Path) -> None:
     m = run.manifest()
     assert m.prompt_style == "completion" and m.image_digest == "fake"
     assert m.data_hash == "toy-6" and m.sampling == s.sampling
+    assert m.model.cutoff == date(2024, 9, 1) and m.model.engine == "fake"
     assert m.extra["comparability_key"] == comparability_key(m)
     assert RunSpec.from_json(m.extra["spec"]) == s
     assert result.generation is not None and result.generation.done_now == 12
