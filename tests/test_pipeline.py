@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
 from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
