@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 import toybench
 
-from apr_eval.core import Check, Execution, PromptStyle, SamplingParams, SandboxLimits
+from apr_eval.core import (
+    Check,
+    Execution,
+    PromptStyle,
+    SamplingParams,
+    SandboxLimits,
+    Verdict,
+)
 from apr_eval.errors import BackendError, UsageError
 from apr_eval.harness import pipeline, stages
 from apr_eval.harness.backends.fake import FakeBackend
@@ -188,3 +195,30 @@ def test_ingest_is_skipped_without_the_store(tmp_path: Path) -> None:
         r = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path,
                                   db_path=tmp_path / "db.duckdb")
         assert r.ingested is True and (tmp_path / "db.duckdb").exists()
+
+
+class InfraFlakyExecutor(FakeExecutor):
+    """Reports its second check (toy/0 sample 1, a passing one) as an infrastructure failure."""
+
+    def run(self, checks: Iterable[Check], limits: SandboxLimits) -> Iterator[Execution]:
+        for i, e in enumerate(super().run(checks, limits)):
+            lost = dataclasses.replace(e, verdict=Verdict.INFRA_ERROR,
+                                       group_verdicts={"base": Verdict.INFRA_ERROR})
+            yield lost if i == 1 else e
+
+
+def test_infra_errors_count_until_retried(tmp_path: Path) -> None:
+    r = pipeline.run_pipeline(spec(), executor=InfraFlakyExecutor(), results_dir=tmp_path)
+    [p1] = [s for s in r.scores if s.k == 1]
+    assert p1.excluded == 1 and p1.pass_at_k < 0.5  # counted, as a failure
+    again = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
+    assert again.execution.done_now == 0  # a plain rerun keeps the verdict
+    bench = toybench.ToyBench()
+    problems = list(bench.load())
+    stats = pipeline.execute_stage(r.run, bench, problems, FakeExecutor(), spec(),
+                                   progress=stages.NullProgress(), retry_infra_errors=True)
+    assert stats.done_now == 1
+    assert not any(e.verdict is Verdict.INFRA_ERROR for e in r.run.executions().values())
+    [p1] = [s for s in stages.score(r.run, bench) if s.k == 1]
+    assert p1.excluded == 0 and p1.pass_at_k == pytest.approx(0.5)
+    assert len(lines(r.run, EXECUTIONS)) == 13  # the file keeps both lines of that sample

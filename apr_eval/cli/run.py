@@ -227,8 +227,10 @@ def _run_context(run_dir: RunDir) -> tuple[RunSpec | None, Any, list[Problem]]:
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Samples per container (default: as the run was made).")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--retry-infra-errors", is_flag=True,
+              help="Run again the samples whose verdict is INFRA_ERROR (the new verdict wins).")
 def execute(run_ref: str, executor_name: str, workers: int | None, batch_size: int | None,
-            results_dir: Path | None) -> None:
+            results_dir: Path | None, retry_infra_errors: bool) -> None:
     """Execute a run's completions that have no verdict yet (resumable). Verdict-changing
     limits (memory, time factors) always come from the run's manifest."""
     run_dir = open_run(run_ref, results_dir)
@@ -240,7 +242,7 @@ def execute(run_ref: str, executor_name: str, workers: int | None, batch_size: i
     executor = pipeline.open_executor(executor_name)
     with RichProgress() as progress:
         stats = pipeline.execute_stage(run_dir, benchmark, problems, executor, spec,
-                                       progress=progress)
+                                       progress=progress, retry_infra_errors=retry_infra_errors)
     click.echo(f"run id: {run_dir.run_id}: executed {stats.done_now} sample(s), "
                f"{stats.done_before + stats.done_now}/{stats.total} done")
 
