@@ -136,6 +136,9 @@ class TestGroup:
     time_limits: tuple[float, ...]
     # The whole group's wall-clock budget inside the sandbox (seconds).
     deadline_s: float = 0.0
+    # >0: the group is compared by exact equality only, so outputs whose encoding is longer
+    # than this many bytes may be reported as canonical digests (codec.digest).
+    digest_over: int = 0
 
     def budget(self) -> float:
         return self.deadline_s or (sum(self.time_limits) + 1.0)

@@ -12,6 +12,8 @@ from apr_eval.benchmarks.evalplus_common import (
     DataFile,
     EvalplusJudge,
     Expected,
+    exact_only,
+    group_digest_over,
     make_group,
     read_tasks,
 )
@@ -120,10 +122,11 @@ class EvalplusBenchmark:
 
     def ground_truth(self) -> dict[str, groundtruth.GroundTruth]:
         if self._truth is None:
-            tasks = [groundtruth.CanonicalTask(tid, t["prompt"] + t["canonical_solution"],
-                                               t["entry_point"],
-                                               {g: t.get(f"{g}_input", []) for g in GROUPS})
-                     for tid, t in self._tasks.items()]
+            tasks = [groundtruth.CanonicalTask(
+                tid, t["prompt"] + t["canonical_solution"], t["entry_point"],
+                {g: t.get(f"{g}_input", []) for g in GROUPS},
+                exact_only(self.dataset, t["entry_point"], float(t.get("atol") or 0)))
+                for tid, t in self._tasks.items()]
             cache = self._cache_dir / "groundtruth" / f"{self.name}-{self._hash}.json.gz"
             self._truth = groundtruth.load_or_compute(cache, tasks, self.not_none)
         return self._truth
@@ -133,8 +136,11 @@ class EvalplusBenchmark:
         key = (problem_id, limits.min_time_limit_s, limits.time_limit_factor)
         if key not in self._groups:
             t = self._tasks[problem_id]
+            atol = float(t.get("atol") or 0)
             self._groups[key] = tuple(
                 make_group(g, t.get(f"{g}_input", []), truth.times[g],
-                           limits.min_time_limit_s, limits.time_limit_factor)
+                           limits.min_time_limit_s, limits.time_limit_factor,
+                           group_digest_over(self.dataset, t["entry_point"], atol,
+                                             truth.outputs[g]))
                 for g in GROUPS)
         return self._groups[key]

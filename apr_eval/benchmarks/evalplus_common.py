@@ -28,6 +28,7 @@ from apr_eval.core import (
     Verdict,
 )
 from apr_eval.errors import DataError
+from apr_eval.sandbox import codec
 
 DATA_DIR = Path(__file__).parent / "data" / "evalplus"
 TASK_TIMEOUT_S = 60.0  # evalplus's EVALPLUS_TIMEOUT_PER_TASK default
@@ -93,6 +94,8 @@ def outputs_match(dataset: str, entry_point: str, atol: float, inp: Sequence[Any
         _surface_Area,
     )
 
+    if isinstance(exp, codec.Digest):  # a large exact-only output (groundtruth.DIGEST_OVER)
+        return codec.digest(out) == exp, atol
     try:
         exact_match = out == exp
         if dataset == "mbpp":
@@ -207,11 +210,39 @@ def time_limits(gt_times: Sequence[float], floor: float, factor: float) -> tuple
 
 
 def make_group(name: str, inputs: Sequence[Any], gt_times: Sequence[float], floor: float,
-               factor: float) -> TestGroup:
+               factor: float, digest_over: int = 0) -> TestGroup:
     limits = time_limits(gt_times, floor, factor)
     # evalplus: process timeout = min(60, sum(limits)) + 1, joined with one more second
     deadline = min(TASK_TIMEOUT_S, sum(limits)) + 2.0
-    return TestGroup(name, tuple(inputs), limits, deadline)
+    return TestGroup(name, tuple(inputs), limits, deadline, digest_over)
+
+
+SPECIAL_ENTRY_POINTS = frozenset({"are_equivalent", "sum_div", "surface_Area",
+                                  "digit_distance_nums", "find_zero"})
+
+
+def exact_only(dataset: str, entry_point: str, atol: float) -> bool:
+    """Whether every output of the task is compared with plain ``==`` (before float checks)."""
+    from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS, MBPP_OUTPUT_SET_EQ_TASKS
+
+    special = SPECIAL_ENTRY_POINTS | set(MBPP_OUTPUT_SET_EQ_TASKS) | set(
+        MBPP_OUTPUT_NOT_NONE_TASKS)
+    return atol == 0 and entry_point not in special
+
+
+def group_digest_over(dataset: str, entry_point: str, atol: float,
+                      outputs: Sequence[Any]) -> int:
+    """Digests are allowed for a sandbox group only where evalplus would compare with ``==``
+    for every input: no tolerance, no oracle, no float expected output (is_floats)."""
+    from evalplus.eval import is_floats
+
+    if not exact_only(dataset, entry_point, atol):
+        return 0
+    if any(is_floats(v) for v in outputs if not isinstance(v, codec.Digest)):
+        return 0
+    from apr_eval.benchmarks.groundtruth import DIGEST_OVER
+
+    return DIGEST_OVER
 
 
 Deserializer = Callable[[str, list[Any]], list[Any]]

@@ -124,7 +124,8 @@ def encode_batch(checks: Sequence[Check], limits: SandboxLimits
             gid = groups.setdefault(id(g), f"g{len(groups)}")
             if gid not in group_table:
                 group_table[gid] = {"inputs": [codec.encode(x) for x in g.inputs],
-                                    "limits": list(g.time_limits), "deadline": g.budget()}
+                                    "limits": list(g.time_limits), "deadline": g.budget(),
+                                    "digest_over": g.digest_over}
             refs.append([g.name, gid])
             budgets[(f"j{i}", g.name)] = g.budget()
         jobs.append({"id": f"j{i}", "code": job.code, "mode": job.mode.value,

@@ -1,0 +1,3 @@
+from apr_eval.cli import entrypoint
+
+entrypoint()

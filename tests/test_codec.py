@@ -1,0 +1,92 @@
+import json
+import math
+from collections import Counter, OrderedDict, namedtuple
+
+import pytest
+
+from apr_eval.sandbox import codec
+
+
+def roundtrip(value):
+    return codec.decode(json.loads(json.dumps(codec.encode(value))))
+
+
+@pytest.mark.parametrize("value", [
+    None, True, False, 0, -7, 10**50, 10**5000, 1.5, -0.0, "héllo", b"\x00\xff",
+    [1, [2, [3]]], (1, (2,)), {1, 2}, frozenset({"a"}), {1: "a", (1, 2): [3]},
+    complex(1, -2), {"$t": [1]}, [(1, 2), {3: {4}}],
+], ids=lambda v: type(v).__name__)
+def test_roundtrip_keeps_value_and_type(value):
+    back = roundtrip(value)
+    assert back == value
+    assert type(back) is type(value)
+
+
+def test_non_finite_floats():
+    assert math.isnan(roundtrip(float("nan")))
+    assert roundtrip(float("inf")) == math.inf
+    assert roundtrip(float("-inf")) == -math.inf
+
+
+def test_lying_eq_object_is_opaque_and_equals_nothing():
+    class Liar:
+        def __eq__(self, other):
+            return True
+
+    back = roundtrip(Liar())
+    assert isinstance(back, codec.Opaque)
+    assert back != 1 and not (back == back)
+    assert back.type_name == "Liar"
+
+
+def test_subclasses_encode_through_builtin_methods():
+    class EvilStr(str):
+        def __eq__(self, other):
+            return True
+
+        def __str__(self):
+            return "forged"
+
+    class EvilList(list):
+        def __iter__(self):
+            return iter([42])
+
+    assert roundtrip(EvilStr("abc")) == "abc"
+    assert type(roundtrip(EvilStr("abc"))) is str
+    assert roundtrip(EvilList([1, 2])) == [1, 2]
+    point = namedtuple("point", "x y")
+    assert roundtrip(point(1, 2)) == (1, 2)
+    assert roundtrip(Counter("aab")) == {"a": 2, "b": 1}
+    assert roundtrip(OrderedDict(a=1)) == {"a": 1}
+
+
+def test_too_deep_raises():
+    deep: list = []
+    for _ in range(codec.MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(codec.EncodeError):
+        codec.encode(deep)
+
+
+def test_unknown_tag_rejected():
+    with pytest.raises(codec.EncodeError):
+        codec.decode({"$evil": 1})
+
+
+def test_digest_respects_python_equality():
+    d = codec.digest
+    assert d([1, 2.0, True]) == d([1.0, 2, 1])
+    assert d({1: "a", 2: "b"}) == d({2: "b", 1: "a"})
+    assert d({3, 1, 2}) == d(frozenset({1, 2, 3}))
+    assert d(1 + 0j) == d(1)
+    assert d((1, 2)) != d([1, 2])
+    assert d("ab") != d(b"ab")
+    assert d(["ab", "c"]) != d(["a", "bc"])
+    assert d(0.5) != d(1)
+
+
+def test_no_digest_where_equality_is_not_structural():
+    assert codec.digest([float("nan")]) is None
+    assert codec.digest([object()]) is None
+    assert codec.digest([1.5], allow_floats=False) is None
+    assert codec.digest([1, 2], allow_floats=False) == codec.digest([1.0, 2.0])
