@@ -114,10 +114,11 @@ def test_evalplus_out_is_written_in_evalplus_shape(tmp_path: Path, capsys) -> No
     assert data["eval"]["toy/0"][0]["base_status"] == "fail" and data["hash"] == "toy-6"
 
 
-def test_lcb_out_without_its_writer_fails_before_running(tmp_path: Path, capsys) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("apr_eval.harness.outputs_lcb") is not None:
-        pytest.skip("the LiveCodeBench writer is installed")
-    code, _, err = cli(capsys, "run", *base(tmp_path, "--lcb-out", str(tmp_path / "x.json")))
-    assert code == 2 and "--lcb-out needs" in err and not list(tmp_path.glob("*/manifest.json"))
+def test_lcb_out_is_written_in_lcb_runner_shape(tmp_path: Path, capsys) -> None:
+    out_file = tmp_path / "eval_all.json"
+    code, out, err = cli(capsys, "run", "--bench", "livecodebench", "--dry-run", "--executor",
+                         "fake", "--limit", "2", "--results-dir", str(tmp_path), "--no-ingest",
+                         "--lcb-out", str(out_file))
+    assert code == 0 and f"LiveCodeBench-format results: {out_file}" in out, err
+    rows = json.loads(out_file.read_text())
+    assert len(rows) == 2 and all(r["graded_list"] == [False] for r in rows)

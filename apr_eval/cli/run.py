@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -115,34 +114,20 @@ def _echo_scores(scores: tuple[Score, ...] | list[Score]) -> None:
 
 
 def _write_outputs(run: RunDir, evalplus_out: Path | None, lcb_out: Path | None) -> None:
-    """evalplus's eval_results.json / lcb_runner's eval_all shapes, by their own writers."""
+    """evalplus's eval_results.json / lcb_runner's eval_all shapes, by the shared writers."""
     if evalplus_out is None and lcb_out is None:
         return
-    manifest = run.manifest()
-    executions, completions = run.executions(), run.completions()
+    _, benchmark, _ = _run_context(run)
     if evalplus_out is not None:
-        outputs = _writer("apr_eval.harness.outputs", "--evalplus-out")
-        serialize = None
-        if manifest.benchmark == "mbpp":
-            from evalplus.data.mbpp import mbpp_serialize_inputs
-            serialize = mbpp_serialize_inputs
-        solutions = {k: c.code for k, c in completions.items()}
-        outputs.write_json(evalplus_out, outputs.evalplus_results(
-            manifest.data_hash, executions, solutions, serialize))
+        from apr_eval.cli.evaluate import _evalplus_out
+
+        _evalplus_out(evalplus_out, benchmark, run)
         click.echo(f"evalplus-format results: {evalplus_out}")
     if lcb_out is not None:
-        lcb = _writer("apr_eval.harness.outputs_lcb", "--lcb-out")
-        _, _, problems = _run_context(run)
-        codes = {(k.problem_id, k.sample_index): c.code for k, c in completions.items()}
-        lcb.write_lcb_out(lcb_out, problems, codes, executions.values())
+        from apr_eval.harness.outputs_lcb import write_lcb_out
+
+        write_lcb_out(lcb_out, benchmark, run)
         click.echo(f"LiveCodeBench-format results: {lcb_out}")
-
-
-def _writer(module: str, option: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError:
-        raise UsageError(f"{option} needs {module}, which this checkout does not have") from None
 
 
 @click.command()
@@ -156,10 +141,6 @@ def run(evalplus_out: Path | None, lcb_out: Path | None, no_ingest: bool,
         **opts: Any) -> None:
     """Generate, execute, score and store one run (resumable: rerun the same command)."""
     spec = build_spec(opts)
-    if evalplus_out is not None:
-        _writer("apr_eval.harness.outputs", "--evalplus-out")  # fail before running, not after
-    if lcb_out is not None:
-        _writer("apr_eval.harness.outputs_lcb", "--lcb-out")
     results = _results_dir(opts.get("results_dir"))
     db = None if no_ingest else results / "apr-eval.duckdb"
     executor = pipeline.open_executor(spec.executor)
