@@ -53,6 +53,8 @@ def test_stages_one_by_one(tmp_path: Path, capsys) -> None:
     assert not (run.path / EXECUTIONS).exists()
     code, out, err = cli(capsys, "score", "staged", "--results-dir", str(tmp_path))
     assert code == 2 and "12 sample(s) without a verdict" in err and len(err.splitlines()) == 1
+    code, out, err = cli(capsys, "score", "staged", "--results-dir", str(tmp_path), "--partial")
+    assert code == 0 and "partial: 0 of 6 problems" in out
     code, out, err = cli(capsys, "execute", str(run.path), "--executor", "fake")
     assert code == 0 and "12/12 done" in out, err
     code, out, err = cli(capsys, "score", "staged", "--results-dir", str(tmp_path))
@@ -98,3 +100,25 @@ def test_root_command_runs_the_main_job(tmp_path: Path, capsys, monkeypatch) -> 
     # the default backend (llamacpp) is tried: either it is not built in this checkout, or
     # the model file is missing; either way one line and a non-zero exit
     assert code != 0 and len(err.strip().splitlines()) == 1, err
+
+
+def test_evalplus_out_is_written_in_evalplus_shape(tmp_path: Path, capsys) -> None:
+    out_file = tmp_path / "eval_results.json"
+    code, out, err = cli(capsys, "run", *base(tmp_path, "--no-ingest", "--evalplus-out",
+                                               str(out_file)))
+    assert code == 0 and f"evalplus-format results: {out_file}" in out, err
+    data = json.loads(out_file.read_text())
+    assert sorted(data["eval"]) == [f"toy/{i}" for i in range(6)]
+    row = data["eval"]["toy/1"][0]
+    assert row["base_status"] == "pass" and row["solution"].startswith("def f1():")
+    assert data["eval"]["toy/0"][0]["base_status"] == "fail" and data["hash"] == "toy-6"
+
+
+def test_lcb_out_is_written_in_lcb_runner_shape(tmp_path: Path, capsys) -> None:
+    out_file = tmp_path / "eval_all.json"
+    code, out, err = cli(capsys, "run", "--bench", "livecodebench", "--dry-run", "--executor",
+                         "fake", "--limit", "2", "--results-dir", str(tmp_path), "--no-ingest",
+                         "--lcb-out", str(out_file))
+    assert code == 0 and f"LiveCodeBench-format results: {out_file}" in out, err
+    rows = json.loads(out_file.read_text())
+    assert len(rows) == 2 and all(r["graded_list"] == [False] for r in rows)

@@ -126,7 +126,7 @@ HE_DATA = Path("/work/shared/data/humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
 def test_sanitize_equals_evalplus_on_real_model_outputs() -> None:
     with gzip.open(HE_DATA) as f:
         problems = {d["task_id"]: d for d in map(json.loads, f)}
-    rows = [json.loads(line) for line in SAMPLES.open()][::10]
+    rows = [json.loads(line) for line in SAMPLES.open()][::16]
     for row in rows:
         p = problems[row["task_id"]]
         for make in VARIANTS:

@@ -5,14 +5,22 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 import toybench
 
-from apr_eval.core import Check, Execution, PromptStyle, SamplingParams, SandboxLimits
+from apr_eval.core import (
+    Check,
+    Execution,
+    PromptStyle,
+    SamplingParams,
+    SandboxLimits,
+    Verdict,
+)
 from apr_eval.errors import BackendError, UsageError
-from apr_eval.harness import pipeline
+from apr_eval.harness import pipeline, stages
 from apr_eval.harness.backends.fake import FakeBackend
 from apr_eval.harness.manifest import comparability_key
 from apr_eval.harness.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
@@ -36,7 +44,7 @@ def lines(run: RunDir, name: str) -> list[tuple[str, int]]:
 
 
 def test_full_run_scores_and_manifest(tmp_path: Path) -> None:
-    s = spec(cutoff=None)
+    s = spec(cutoff=date(2024, 9, 1))
     result = pipeline.run_pipeline(s, executor=FakeExecutor(), results_dir=tmp_path)
     run = result.run
     assert sorted(lines(run, COMPLETIONS)) == [(f"toy/{i}", j) for i in range(6) for j in (0, 1)]
@@ -47,6 +55,7 @@ def test_full_run_scores_and_manifest(tmp_path: Path) -> None:
     m = run.manifest()
     assert m.prompt_style == "completion" and m.image_digest == "fake"
     assert m.data_hash == "toy-6" and m.sampling == s.sampling
+    assert m.model.cutoff == date(2024, 9, 1) and m.model.engine == "fake"
     assert m.extra["comparability_key"] == comparability_key(m)
     assert RunSpec.from_json(m.extra["spec"]) == s
     assert result.generation is not None and result.generation.done_now == 12
@@ -124,6 +133,9 @@ def test_executor_repeats_and_drops_are_handled(tmp_path: Path) -> None:
         pipeline.run_pipeline(spec(), executor=FlakyExecutor(), results_dir=tmp_path)
     run = pipeline.run_dir_for(spec(), tmp_path)
     assert len(lines(run, EXECUTIONS)) == 11
+    [partial] = stages.score(run, toybench.ToyBench(), partial=True)
+    assert partial.problems == 5 and partial.samples == 10  # the unfinished problem left out
+    assert not (run.path / "scores.json").exists()
     pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
     got = lines(run, EXECUTIONS)
     assert len(got) == len(set(got)) == 12
@@ -183,3 +195,30 @@ def test_ingest_is_skipped_without_the_store(tmp_path: Path) -> None:
         r = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path,
                                   db_path=tmp_path / "db.duckdb")
         assert r.ingested is True and (tmp_path / "db.duckdb").exists()
+
+
+class InfraFlakyExecutor(FakeExecutor):
+    """Reports its second check (toy/0 sample 1, a passing one) as an infrastructure failure."""
+
+    def run(self, checks: Iterable[Check], limits: SandboxLimits) -> Iterator[Execution]:
+        for i, e in enumerate(super().run(checks, limits)):
+            lost = dataclasses.replace(e, verdict=Verdict.INFRA_ERROR,
+                                       group_verdicts={"base": Verdict.INFRA_ERROR})
+            yield lost if i == 1 else e
+
+
+def test_infra_errors_count_until_retried(tmp_path: Path) -> None:
+    r = pipeline.run_pipeline(spec(), executor=InfraFlakyExecutor(), results_dir=tmp_path)
+    [p1] = [s for s in r.scores if s.k == 1]
+    assert p1.excluded == 1 and p1.pass_at_k < 0.5  # counted, as a failure
+    again = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
+    assert again.execution.done_now == 0  # a plain rerun keeps the verdict
+    bench = toybench.ToyBench()
+    problems = list(bench.load())
+    stats = pipeline.execute_stage(r.run, bench, problems, FakeExecutor(), spec(),
+                                   progress=stages.NullProgress(), retry_infra_errors=True)
+    assert stats.done_now == 1
+    assert not any(e.verdict is Verdict.INFRA_ERROR for e in r.run.executions().values())
+    [p1] = [s for s in stages.score(r.run, bench) if s.k == 1]
+    assert p1.excluded == 0 and p1.pass_at_k == pytest.approx(0.5)
+    assert len(lines(r.run, EXECUTIONS)) == 13  # the file keeps both lines of that sample

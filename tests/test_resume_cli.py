@@ -20,12 +20,21 @@ ROOT = TESTS.parent
 PROBLEMS, SAMPLES = 8, 2
 
 
-def command(results: Path) -> list[str]:
-    responses = json.dumps({"def f": ["    return 1\n", "    return 0\n"]})
-    return [sys.executable, str(TESTS / "cli_driver.py"), "run", "--bench", "toy", "--dry-run",
-            "--executor", "fake", "--results-dir", str(results), "--n-samples", str(SAMPLES),
-            "--backend-option", f"responses={responses}", "--backend-option", "delay_s=0.1",
-            "--no-ingest"]
+TOY = ["--bench", "toy", "--executor", "fake", "--backend-option",
+       "responses=" + json.dumps({"def f": ["    return 1\n", "    return 0\n"]})]
+# HumanEval+ in the real sandbox: one sample per container so verdicts arrive one by one;
+# sample 0 solves HumanEval/0, the others fail.
+HUMANEVAL = ["--bench", "humaneval", "--limit", str(PROBLEMS), "--executor", "docker",
+             "--workers", "1", "--batch-size", "1", "--backend-option", "responses=" + json.dumps(
+                 {"has_close_elements": ["    return any(abs(a - b) < threshold for i, a in "
+                                         "enumerate(numbers) for b in numbers[i + 1:])\n",
+                                         "    return False\n"]})]
+
+
+def command(results: Path, bench: list[str] = TOY) -> list[str]:
+    return [sys.executable, str(TESTS / "cli_driver.py"), "run", "--dry-run",
+            "--results-dir", str(results), "--n-samples", str(SAMPLES),
+            "--backend-option", "delay_s=0.1", "--no-ingest", *bench]
 
 
 def env() -> dict[str, str]:
@@ -37,13 +46,16 @@ def env() -> dict[str, str]:
 
 
 def keys(results: Path, name: str) -> list[tuple[str, int]]:
+    """(problem, sample) of every complete line of the run's ``name`` file."""
     runs = list(results.glob(f"*/{name}"))
     assert len(runs) <= 1
     return [(d["problem_id"], d["sample_index"]) for d in read_jsonl(runs[0])] if runs else []
 
 
-def kill_when(results: Path, name: str, at_least: int, timeout: float = 60) -> None:
-    proc = subprocess.Popen(command(results), env=env(), stdout=subprocess.PIPE,
+def kill_when(results: Path, name: str, at_least: int, bench: list[str],
+              timeout: float = 60) -> None:
+    """Start the CLI, SIGKILL it once ``name`` has ``at_least`` lines."""
+    proc = subprocess.Popen(command(results, bench), env=env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     try:
@@ -57,23 +69,41 @@ def kill_when(results: Path, name: str, at_least: int, timeout: float = 60) -> N
     assert proc.returncode == -signal.SIGKILL
 
 
-@pytest.mark.timeout(180)
-def test_kill_during_generation_and_execution_then_resume(tmp_path: Path) -> None:
+def kill_twice_and_finish(tmp_path: Path, bench: list[str], timeout: float) -> str:
     total = PROBLEMS * SAMPLES
-    kill_when(tmp_path, COMPLETIONS, 5)
+    kill_when(tmp_path, COMPLETIONS, 5, bench, timeout)
     assert 5 <= len(keys(tmp_path, COMPLETIONS)) < total
     assert keys(tmp_path, EXECUTIONS) == []
 
-    kill_when(tmp_path, EXECUTIONS, 4)
+    kill_when(tmp_path, EXECUTIONS, 3, bench, timeout)
     completions = keys(tmp_path, COMPLETIONS)
     assert sorted(completions) == sorted(set(completions)) and len(completions) == total
-    assert 4 <= len(keys(tmp_path, EXECUTIONS)) < total
+    assert 3 <= len(keys(tmp_path, EXECUTIONS)) < total
 
-    done = subprocess.run(command(tmp_path), env=env(), capture_output=True, text=True, check=False,
-                          timeout=120)
+    done = subprocess.run(command(tmp_path, bench), env=env(), capture_output=True, text=True,
+                          check=False, timeout=timeout * 2)
     assert done.returncode == 0, done.stderr
-    want = sorted((f"toy/{i}", j) for i in range(PROBLEMS) for j in range(SAMPLES))
-    assert sorted(keys(tmp_path, COMPLETIONS)) == want
+    bench_name = bench[1]
+    ids = sorted({k[0] for k in keys(tmp_path, COMPLETIONS)})
+    assert len(ids) == PROBLEMS and all(i.lower().startswith(bench_name) for i in ids)
+    want = sorted((i, j) for i in ids for j in range(SAMPLES))
+    assert sorted(keys(tmp_path, COMPLETIONS)) == want  # exactly one per (problem, sample)
     assert sorted(keys(tmp_path, EXECUTIONS)) == want
-    assert "run id: fake-toy-" in done.stdout and "pass@1   0.5000" in done.stdout
+    assert f"run id: fake-{bench_name}-" in done.stdout
     assert "already done, continuing" in done.stderr
+    return done.stdout
+
+
+@pytest.mark.timeout(180)
+def test_kill_during_generation_and_execution_then_resume(tmp_path: Path) -> None:
+    out = kill_twice_and_finish(tmp_path, TOY, 60)
+    assert "toy          pass@1   0.5000" in out  # sample texts did not change across kills
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_kill_and_resume_humaneval_plus_in_the_docker_sandbox(tmp_path: Path) -> None:
+    out = kill_twice_and_finish(tmp_path, HUMANEVAL, 300)
+    # HumanEval/0: sample 0 passes, sample 1 fails; every other problem fails: pass@1 = 1/16
+    assert "humaneval+   pass@1   0.0625" in out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,8 +11,9 @@ from typing import Any
 
 import click
 
+from apr_eval.cli.common import limits_from, sandbox_options
 from apr_eval.cli.progress import RichProgress
-from apr_eval.core import Problem, PromptStyle, SamplingParams, SandboxLimits, Score
+from apr_eval.core import Problem, PromptStyle, SamplingParams, Score
 from apr_eval.errors import UsageError
 from apr_eval.harness import pipeline, stages
 from apr_eval.harness.rundir import RunDir
@@ -47,12 +47,10 @@ _SPEC_OPTIONS: list[Callable[[Any], Any]] = [
                  "same command resumes the same run)."),
     click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), default=None,
                  help="Declared training cutoff of the model (YYYY-MM-DD)."),
-    click.option("--batch-size", default=1, show_default=True, type=click.IntRange(min=1),
+    click.option("--gen-batch-size", default=1, show_default=True, type=click.IntRange(min=1),
                  help="Problems per backend call (completions are saved per call)."),
     click.option("--executor", "executor_name", default="docker", show_default=True,
                  help="docker or fake."),
-    click.option("--sandbox-workers", default=None, type=click.IntRange(min=1),
-                 help="Containers at once (default: the sandbox's)."),
     click.option("--results-dir", type=click.Path(path_type=Path), default=None,
                  help="Default: $APR_EVAL_RESULTS or ./results."),
     click.option("--dry-run", is_flag=True, help="Use the fake backend (no model)."),
@@ -62,7 +60,7 @@ _SPEC_OPTIONS: list[Callable[[Any], Any]] = [
 def spec_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_SPEC_OPTIONS):
         fn = option(fn)
-    return fn
+    return sandbox_options(fn)
 
 
 def parse_backend_options(items: tuple[str, ...]) -> dict[str, Any]:
@@ -79,9 +77,7 @@ def parse_backend_options(items: tuple[str, ...]) -> dict[str, Any]:
 
 
 def build_spec(opts: dict[str, Any]) -> RunSpec:
-    limits = SandboxLimits()
-    if opts.get("sandbox_workers"):
-        limits = SandboxLimits(workers=opts["sandbox_workers"])
+    limits = limits_from(opts["workers"], opts["batch_size"], opts["strict"], opts["memory_mb"])
     cutoff: datetime | None = opts.get("cutoff")
     problems = tuple(p.strip() for p in (opts.get("problems") or "").split(",") if p.strip())
     dry = bool(opts.get("dry_run"))
@@ -101,7 +97,7 @@ def build_spec(opts: dict[str, Any]) -> RunSpec:
         cutoff=cutoff.date() if cutoff else None,
         problems=problems,
         limit=opts.get("limit"),
-        batch_size=opts.get("batch_size") or 1,
+        batch_size=opts.get("gen_batch_size") or 1,
         executor=opts["executor_name"],
     )
 
@@ -118,34 +114,20 @@ def _echo_scores(scores: tuple[Score, ...] | list[Score]) -> None:
 
 
 def _write_outputs(run: RunDir, evalplus_out: Path | None, lcb_out: Path | None) -> None:
-    """evalplus's eval_results.json / lcb_runner's eval_all shapes, by their own writers."""
+    """evalplus's eval_results.json / lcb_runner's eval_all shapes, by the shared writers."""
     if evalplus_out is None and lcb_out is None:
         return
-    manifest = run.manifest()
-    executions, completions = run.executions(), run.completions()
+    _, benchmark, _ = _run_context(run)
     if evalplus_out is not None:
-        outputs = _writer("apr_eval.harness.outputs", "--evalplus-out")
-        serialize = None
-        if manifest.benchmark == "mbpp":
-            from evalplus.data.mbpp import mbpp_serialize_inputs
-            serialize = mbpp_serialize_inputs
-        solutions = {k: c.code for k, c in completions.items()}
-        outputs.write_json(evalplus_out, outputs.evalplus_results(
-            manifest.data_hash, executions, solutions, serialize))
+        from apr_eval.cli.evaluate import _evalplus_out
+
+        _evalplus_out(evalplus_out, benchmark, run)
         click.echo(f"evalplus-format results: {evalplus_out}")
     if lcb_out is not None:
-        lcb = _writer("apr_eval.harness.outputs_lcb", "--lcb-out")
-        _, _, problems = _run_context(run)
-        codes = {(k.problem_id, k.sample_index): c.code for k, c in completions.items()}
-        lcb.write_lcb_out(lcb_out, problems, codes, executions.values())
+        from apr_eval.harness.outputs_lcb import write_lcb_out
+
+        write_lcb_out(lcb_out, benchmark, run)
         click.echo(f"LiveCodeBench-format results: {lcb_out}")
-
-
-def _writer(module: str, option: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError:
-        raise UsageError(f"{option} needs {module}, which this checkout does not have") from None
 
 
 @click.command()
@@ -221,20 +203,27 @@ def _run_context(run_dir: RunDir) -> tuple[RunSpec | None, Any, list[Problem]]:
 @click.command()
 @click.argument("run_ref", metavar="RUN")
 @click.option("--executor", "executor_name", default="docker", show_default=True)
-@click.option("--sandbox-workers", default=None, type=click.IntRange(min=1))
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Containers running at once (default: as the run was made).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Samples per container (default: as the run was made).")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
-def execute(run_ref: str, executor_name: str, sandbox_workers: int | None,
-            results_dir: Path | None) -> None:
-    """Execute a run's completions that have no verdict yet (resumable)."""
+@click.option("--retry-infra-errors", is_flag=True,
+              help="Run again the samples whose verdict is INFRA_ERROR (the new verdict wins).")
+def execute(run_ref: str, executor_name: str, workers: int | None, batch_size: int | None,
+            results_dir: Path | None, retry_infra_errors: bool) -> None:
+    """Execute a run's completions that have no verdict yet (resumable). Verdict-changing
+    limits (memory, time factors) always come from the run's manifest."""
     run_dir = open_run(run_ref, results_dir)
     spec, benchmark, problems = _run_context(run_dir)
     spec = spec or RunSpec(model=run_dir.manifest().model.name)
-    if sandbox_workers:
-        spec = replace(spec, limits=replace(spec.limits, workers=sandbox_workers))
+    limits = replace(spec.limits, workers=workers or spec.limits.workers,
+                     batch_size=batch_size or spec.limits.batch_size)
+    spec = replace(spec, limits=limits)
     executor = pipeline.open_executor(executor_name)
     with RichProgress() as progress:
         stats = pipeline.execute_stage(run_dir, benchmark, problems, executor, spec,
-                                       progress=progress)
+                                       progress=progress, retry_infra_errors=retry_infra_errors)
     click.echo(f"run id: {run_dir.run_id}: executed {stats.done_now} sample(s), "
                f"{stats.done_before + stats.done_now}/{stats.total} done")
 
@@ -242,11 +231,17 @@ def execute(run_ref: str, executor_name: str, sandbox_workers: int | None,
 @click.command()
 @click.argument("run_ref", metavar="RUN")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
-def score(run_ref: str, results_dir: Path | None) -> None:
+@click.option("--partial", is_flag=True, help="Score the problems finished so far (printed, "
+              "not written).")
+def score(run_ref: str, results_dir: Path | None, partial: bool) -> None:
     """Score a fully executed run into its scores.json and print pass@k."""
     run_dir = open_run(run_ref, results_dir)
     _, benchmark, problems = _run_context(run_dir)
-    scores = stages.score(run_dir, benchmark, [p.problem_id for p in problems])
+    scores = stages.score(run_dir, benchmark, [p.problem_id for p in problems], partial=partial)
     click.echo(f"run id: {run_dir.run_id}")
+    if partial:
+        click.echo(f"partial: {scores[0].problems if scores else 0} of {len(problems)} problems "
+                   "finished (not written)")
     _echo_scores(scores)
-    click.echo(f"scores: {run_dir.path / 'scores.json'}")
+    if not partial:
+        click.echo(f"scores: {run_dir.path / 'scores.json'}")

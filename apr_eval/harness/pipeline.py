@@ -146,14 +146,16 @@ def generate_stage(spec: RunSpec, run: RunDir, benchmark: Benchmark, problems: l
 
 
 def execute_stage(run: RunDir, benchmark: Benchmark, problems: list[Problem],
-                  executor: Executor, spec: RunSpec, *, progress: Progress) -> StageStats:
+                  executor: Executor, spec: RunSpec, *, progress: Progress,
+                  retry_infra_errors: bool = False) -> StageStats:
     manifest = run.manifest()
     digest = executor.image_digest
     if not run.executions():
         manifest = dataclasses.replace(manifest, image_digest="")
     if manifest.image_digest != digest:
         run.write_manifest(with_key(with_image(manifest, digest)))
-    return execute(run, problems, benchmark, executor, spec.limits, progress=progress)
+    return execute(run, problems, benchmark, executor, spec.limits, progress=progress,
+                   retry_infra_errors=retry_infra_errors)
 
 
 def prepare(spec: RunSpec, results_dir: Path, backend_factory: BackendFactory = open_backend,

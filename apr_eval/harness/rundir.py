@@ -9,7 +9,9 @@ results/<run_id>/manifest.json      RunManifest (what ran)
 
 Appends are line-atomic from the reader's view: a crash can leave at most one partial last
 line, which :func:`read_jsonl` ignores and :meth:`RunDir.open_append` cuts off before appending.
-Duplicate keys (a sample written twice around a crash) keep the first line.
+Duplicate keys (a sample written twice around a crash) keep the first line, except that an
+INFRA_ERROR execution is superseded by a later verdict for the same sample (written when the
+harness retries infrastructure failures: ``apr-eval execute --retry-infra-errors``).
 """
 
 from __future__ import annotations
@@ -175,7 +177,9 @@ class RunDir:
         out: dict[SampleKey, Execution] = {}
         for d in read_jsonl(self.path / EXECUTIONS):
             e = execution_from_json(d)
-            out.setdefault(e.key, e)
+            old = out.get(e.key)
+            if old is None or old.verdict is Verdict.INFRA_ERROR:
+                out[e.key] = e
         return out
 
     def open_append(self, name: str) -> IO[str]:

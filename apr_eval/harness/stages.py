@@ -33,6 +33,7 @@ from apr_eval.core import (
     SamplingParams,
     SandboxLimits,
     Score,
+    Verdict,
 )
 from apr_eval.errors import AprEvalError, BackendError, UsageError
 from apr_eval.harness.backends.base import Backend, PartialGenerationError
@@ -181,13 +182,16 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
 
 
 def execute(run: RunDir, problems: Sequence[Problem], benchmark: Benchmark,
-            executor: Executor, limits: SandboxLimits, *,
+            executor: Executor, limits: SandboxLimits, *, retry_infra_errors: bool = False,
             progress: Progress | None = None) -> StageStats:
-    """Run every completion that has no execution yet; each verdict is appended on arrival."""
+    """Run every completion that has no execution yet (and, with ``retry_infra_errors``, those
+    whose verdict is INFRA_ERROR); each verdict is appended on arrival."""
     progress = progress or NullProgress()
     by_id = {p.problem_id: p for p in problems}
     completions = [c for k, c in run.completions().items() if k.problem_id in by_id]
     done = run.executions()
+    if retry_infra_errors:
+        done = {k: e for k, e in done.items() if e.verdict is not Verdict.INFRA_ERROR}
     pending = [c for c in completions if SampleKey(c.problem_id, c.sample_index) not in done]
     progress.start("execute", len(completions), len(completions) - len(pending))
     wanted = {(c.problem_id, c.sample_index) for c in pending}
@@ -216,13 +220,22 @@ def execute(run: RunDir, problems: Sequence[Problem], benchmark: Benchmark,
 # --------------------------------------------------------------------------------- score
 
 
-def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = ()) -> list[Score]:
-    """pass@k for every headline score; refuses a run with unexecuted samples."""
+def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = (), *,
+          partial: bool = False) -> list[Score]:
+    """pass@k for every headline score, written to scores.json; refuses a run with unexecuted
+    samples. ``partial``: score only the problems whose every sample has a verdict, and write
+    nothing (a progress check on an unfinished run)."""
     manifest = run.manifest()
     ids = set(problems or manifest.problems)
     n = manifest.sampling.n if manifest.sampling else 1
-    executions: dict[object, Execution] = {
+    executions: dict[SampleKey, Execution] = {
         k: e for k, e in run.executions().items() if k.problem_id in ids}
+    per_problem: dict[str, int] = {}
+    for k in executions:
+        per_problem[k.problem_id] = per_problem.get(k.problem_id, 0) + 1
+    if partial:
+        executions = {k: e for k, e in executions.items() if per_problem[k.problem_id] >= n}
+        return score_run(run.run_id, executions, benchmark) if executions else []
     missing = len(ids) * n - len(executions)
     if missing > 0:
         raise UsageError(f"run '{run.run_id}' has {missing} sample(s) without a verdict; "
