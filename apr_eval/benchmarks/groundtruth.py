@@ -66,8 +66,11 @@ def _run_chunk(tasks: Sequence[CanonicalTask], digests: bool = True
     proc = subprocess.run([sys.executable, "-m", "apr_eval.sandbox.runner"],
                           input=_batch(tasks, digests), capture_output=True, check=False)
     if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
-        raise DataError(f"computing expected outputs failed: {tail[0]}")
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        why = tail[0] if tail else (
+            f"runner killed by signal {-proc.returncode} (out of memory?)"
+            if proc.returncode < 0 else f"runner exited with status {proc.returncode}")
+        raise DataError(f"computing expected outputs failed: {why}")
     out: dict[str, dict[str, Any]] = {}
     for line in proc.stdout.splitlines():
         rec = json.loads(line)

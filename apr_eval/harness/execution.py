@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from apr_eval.benchmarks.base import Benchmark
-from apr_eval.core import Check, Execution, SampleKey, SandboxLimits
+from apr_eval.core import Check, Execution, SampleKey, SandboxLimits, Verdict
 from apr_eval.harness.rundir import EXECUTIONS, RunDir, append_execution
 from apr_eval.sandbox.executor import Executor
 
@@ -29,8 +29,13 @@ class Program:
         return SampleKey(self.problem_id, self.sample_index)
 
 
-def pending(run: RunDir, programs: Sequence[Program]) -> list[Program]:
+def pending(run: RunDir, programs: Sequence[Program],
+            retry_infra_errors: bool = False) -> list[Program]:
+    """Programs without a verdict (and, with ``retry_infra_errors``, those whose verdict is
+    INFRA_ERROR: a later verdict supersedes it when the run directory is read)."""
     done = run.executions()
+    if retry_infra_errors:
+        done = {k: e for k, e in done.items() if e.verdict is not Verdict.INFRA_ERROR}
     return [p for p in programs if p.key not in done]
 
 
@@ -43,9 +48,9 @@ def build_checks(benchmark: Benchmark, programs: Sequence[Program],
 
 def execute(run: RunDir, benchmark: Benchmark, programs: Sequence[Program],
             executor: Executor, limits: SandboxLimits,
-            on_result: OnResult | None = None) -> int:
+            on_result: OnResult | None = None, retry_infra_errors: bool = False) -> int:
     """Run every program that has no verdict yet. Returns how many were run."""
-    todo = pending(run, programs)
+    todo = pending(run, programs, retry_infra_errors)
     if not todo:
         return 0
     checks = build_checks(benchmark, todo, limits)

@@ -22,7 +22,6 @@ from typing import Protocol
 
 from apr_eval.benchmarks.base import Benchmark
 from apr_eval.core import (
-    Check,
     Completion,
     Execution,
     GenerationOutput,
@@ -33,18 +32,17 @@ from apr_eval.core import (
     SamplingParams,
     SandboxLimits,
     Score,
-    Verdict,
 )
 from apr_eval.errors import AprEvalError, BackendError, UsageError
 from apr_eval.harness.backends.base import Backend, PartialGenerationError
+from apr_eval.harness.execution import Program, pending
+from apr_eval.harness.execution import execute as execute_programs
 from apr_eval.harness.extract import extract_code
 from apr_eval.harness.prompts import render_evalplus
 from apr_eval.harness.rundir import (
     COMPLETIONS,
-    EXECUTIONS,
     RunDir,
     append_completion,
-    append_execution,
 )
 from apr_eval.harness.score import score_run
 from apr_eval.sandbox.executor import Executor
@@ -187,33 +185,18 @@ def execute(run: RunDir, problems: Sequence[Problem], benchmark: Benchmark,
     """Run every completion that has no execution yet (and, with ``retry_infra_errors``, those
     whose verdict is INFRA_ERROR); each verdict is appended on arrival."""
     progress = progress or NullProgress()
-    by_id = {p.problem_id: p for p in problems}
-    completions = [c for k, c in run.completions().items() if k.problem_id in by_id]
-    done = run.executions()
-    if retry_infra_errors:
-        done = {k: e for k, e in done.items() if e.verdict is not Verdict.INFRA_ERROR}
-    pending = [c for c in completions if SampleKey(c.problem_id, c.sample_index) not in done]
-    progress.start("execute", len(completions), len(completions) - len(pending))
-    wanted = {(c.problem_id, c.sample_index) for c in pending}
-
-    def checks() -> Iterator[Check]:
-        for c in pending:
-            yield benchmark.build_check(by_id[c.problem_id], c.code, c.sample_index, limits)
-
-    started, written = time.monotonic(), 0
-    with run.open_append(EXECUTIONS) as f:
-        for e in executor.run(checks(), limits):
-            key = (e.problem_id, e.sample_index)
-            if key not in wanted:
-                continue  # an executor repeating itself: first verdict wins
-            wanted.discard(key)
-            append_execution(f, e)
-            written += 1
-            progress.execution(e)
-    if wanted:
-        progress.note(f"{len(wanted)} sample(s) got no verdict from the '{executor.name}' "
-                      "executor; rerun to retry them")
-    return StageStats(len(completions) - len(pending), written, len(completions),
+    ids = {p.problem_id for p in problems}
+    programs = [Program(c.problem_id, c.sample_index, c.code)
+                for c in run.completions().values() if c.problem_id in ids]
+    todo = pending(run, programs, retry_infra_errors)
+    progress.start("execute", len(programs), len(programs) - len(todo))
+    started = time.monotonic()
+    written = execute_programs(run, benchmark, todo, executor, limits, progress.execution,
+                               retry_infra_errors)
+    if written < len(todo):
+        progress.note(f"{len(todo) - written} sample(s) got no verdict from the "
+                      f"'{executor.name}' executor; rerun to retry them")
+    return StageStats(len(programs) - len(todo), written, len(programs),
                       seconds=time.monotonic() - started)
 
 

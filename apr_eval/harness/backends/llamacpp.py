@@ -31,6 +31,8 @@ INSTALL_HINT = "pip install 'apr-eval[llamacpp]' (builds llama-cpp-python, ~6.5 
 # Cut point for rendering a pre-started assistant turn (evalplus's make_raw_chat_prompt).
 _SPLIT = "\x00APR_EVAL_PREFILL\x00"
 _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+# llama-cpp-python 0.3.36 reports a prompt longer than n_ctx this way in some paths
+_BROADCAST = re.compile(r"could not broadcast input array from shape \((\d+),\) into shape")
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,9 @@ class LlamaCppBackend:
 
     def _explain(self, index: int, err: ValueError) -> str:
         found = _OVERFLOW.search(str(err))
+        if not found and _BROADCAST.search(str(err)):
+            return (f"prompt {index} does not fit the context window (n_ctx="
+                    f"{self.options.n_ctx}): raise the llamacpp option n_ctx or shorten it")
         if not found:
             return f"llama.cpp failed on prompt {index}: {err}"
         return (f"prompt {index} is {found[1]} tokens, which does not fit the context window "
