@@ -34,11 +34,9 @@ def make_executor(name: str) -> Executor:
 
 
 def _ingest(db: Path, run: RunDir) -> str:
-    try:
-        from apr_eval.leaderboard.store import ingest_run
-    except ImportError:
-        return "(DuckDB store not available in this build)"
-    ingest_run(db, run.path)
+    from apr_eval.harness.stages import ingest
+
+    ingest(run, db)
     return str(db)
 
 

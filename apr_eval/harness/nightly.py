@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import re
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from apr_eval.harness.nightly_config import (
 from apr_eval.harness.nightly_places import Place
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.spec import RunSpec, spec_digest
+from apr_eval.harness.stages import ingest
 from apr_eval.sandbox.executor import Executor
 
 __all__ = ["CellOutcome", "NightlyOutcome", "load_config", "run_nightly"]
@@ -201,23 +201,6 @@ def _compare(cell: Cell, run: RunDir, config: NightlyConfig) -> tuple[RunDir | N
     if previous is None:
         return None, "first run of this model and key: nothing to compare yet"
     return previous, "previous run of the same model and key"
-
-
-def ingest(run: RunDir, db_path: Path) -> bool:
-    """Index the run in DuckDB with the store's ``ingest_run`` (idempotent by run id);
-    False where the store is not installed in this checkout."""
-    for module_name in ("apr_eval.leaderboard.ingest", "apr_eval.leaderboard.store"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("apr_eval"):
-                continue
-            raise
-        ingest_run = getattr(module, "ingest_run", None)
-        if ingest_run is not None:
-            ingest_run(db_path, run.path)
-            return True
-    return False
 
 
 def _ingest_safely(run: RunDir, db: Path) -> tuple[bool, str]:

@@ -12,7 +12,6 @@ samples in flight, and a rerun does exactly the missing ones.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -232,16 +231,9 @@ def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = (), *,
 
 
 def ingest(run: RunDir, db_path: Path) -> bool:
-    """Index the run in DuckDB; False (nothing done) where the store is not installed."""
-    for module_name in ("apr_eval.leaderboard.store", "apr_eval.leaderboard.ingest"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("apr_eval"):
-                continue
-            raise
-        ingest_run = getattr(module, "ingest_run", None)
-        if ingest_run is not None:
-            ingest_run(db_path, run.path)
-            return True
-    return False
+    """Index the run in DuckDB (idempotent by run id). The run directory stays the source of
+    truth; the index can always be rebuilt from it (``apr-eval ingest --rebuild``)."""
+    from apr_eval.leaderboard.store import ingest_run
+
+    ingest_run(db_path, run.path)
+    return True

@@ -25,6 +25,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 from apr_eval.sandbox import codec, guard
@@ -73,26 +74,20 @@ def _is_floats(x: Any) -> bool:
     return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, float) for i in x)
 
 
-def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
-    env: dict[str, Any] = {"__name__": "__sandbox__"}
-    try:
-        with guard.swallowed(sink):
-            exec(compile(job["code"], "<solution>", "exec"), env)
-            fn = guard.resolve(env, job["entry"])
-    except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
-        _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
-        return
+def _each_input(fd: int, group: dict[str, Any], call: Callable[[Any], Any]) -> None:
+    """Run ``call`` on every input under its CPU-time limit, reporting each outcome; stop at
+    the first raise or timeout (evalplus's fast check; lcb_runner stops there too)."""
     floats = False
-    for args, limit in zip(group["inputs"], group["limits"], strict=False):
+    for item, limit in zip(group["inputs"], group["limits"], strict=False):
         start = time.process_time()
         try:
-            with guard.time_limit(limit), guard.swallowed(sink):
-                out = fn(*args)
+            with guard.time_limit(limit):
+                out = call(item)
         except guard.TimeoutException:
             _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
             return
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:  # noqa: BLE001 - whatever the program raises is reported
             _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
@@ -102,31 +97,44 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
     _end(fd, "completed", floats=floats)
 
 
+def _load_error(fd: int, exc: BaseException) -> None:
+    _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
+    env: dict[str, Any] = {"__name__": "__sandbox__"}
+    try:
+        with guard.swallowed(sink):
+            exec(compile(job["code"], "<solution>", "exec"), env)
+            fn = guard.resolve(env, job["entry"])
+    except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
+        _load_error(fd, exc)
+        return
+
+    def call(args: Any) -> Any:
+        with guard.swallowed(sink):
+            return fn(*args)
+
+    _each_input(fd, group, call)
+
+
 def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
     try:
         code = compile(job["code"], "<solution>", "exec")
     except BaseException as exc:  # noqa: BLE001
-        _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
+        _load_error(fd, exc)
         return
-    for text, limit in zip(group["inputs"], group["limits"], strict=False):
-        start = time.process_time()
+
+    def call(text: Any) -> str:
         captured = guard.Capture(sink)
-        try:
-            with guard.time_limit(limit), guard.stdio(str(text), captured):
-                try:
-                    exec(code, {"__name__": "__main__"})
-                except SystemExit:
-                    pass
-        except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.process_time() - start)
-            _end(fd, "stopped")
-            return
-        except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
-            _end(fd, "stopped")
-            return
-        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
-    _end(fd, "completed")
+        with guard.stdio(str(text), captured):
+            try:
+                exec(code, {"__name__": "__main__"})
+            except SystemExit:
+                pass
+        return captured.getvalue()
+
+    _each_input(fd, group, call)
 
 
 def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
@@ -142,26 +150,18 @@ def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gu
             exec(compile(job["code"], "<solution>", "exec"), env)
         fn = guard.resolve(env, job["entry"])
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
-        _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
+        _load_error(fd, exc)
         return
     finally:
         sys.stdin = saved
-    for text, limit in zip(group["inputs"], group["limits"], strict=False):
-        start = time.process_time()
+
+    def call(text: Any) -> str:
         captured = guard.Capture(sink)
-        try:
-            with guard.time_limit(limit), guard.lcb_stdio(str(text), captured, load_stdin):
-                fn()
-        except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.process_time() - start)
-            _end(fd, "stopped")
-            return
-        except BaseException as exc:  # noqa: BLE001
-            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
-            _end(fd, "stopped")
-            return
-        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
-    _end(fd, "completed")
+        with guard.lcb_stdio(str(text), captured, load_stdin):
+            fn()
+        return captured.getvalue()
+
+    _each_input(fd, group, call)
 
 
 def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dict[str, Any],
