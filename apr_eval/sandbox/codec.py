@@ -207,10 +207,13 @@ def _feed(h: _Hasher, value: Any, depth: int, floats: bool) -> None:
     elif isinstance(value, (bytes, bytearray)):
         h.put(b"b%d:" % len(value) + bytes(value))
     elif isinstance(value, (tuple, list)):
-        items = tuple.__iter__(value) if isinstance(value, tuple) else list.__iter__(value)
+        items = list(tuple.__iter__(value) if isinstance(value, tuple) else list.__iter__(value))
         h.put(b"t(" if isinstance(value, tuple) else b"l(")
-        for v in items:
-            _feed(h, v, d, floats)
+        if items and all(type(v) is int for v in items):  # fast path, same bytes as _number
+            h.put(("n" + ";n".join(map(hex, items)) + ";").encode())
+        else:
+            for v in items:
+                _feed(h, v, d, floats)
         h.put(b")")
     elif isinstance(value, (set, frozenset)):
         h.put(b"S(" + b"".join(sorted(_sub(v, d, floats) for v in value)) + b")")

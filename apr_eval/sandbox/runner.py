@@ -52,6 +52,12 @@ def _report(fd: int, kind: str, value: Any, error: str, duration: float,
             digest_over: int = 0) -> None:
     """One outcome line. In exact-compare groups a value over ``digest_over`` bytes is sent as
     its canonical digest (see codec.digest), which the host compares with the expected one's."""
+    if 0 < digest_over < _min_size(value):  # certainly large: skip encoding it whole
+        d = codec.digest(value)
+        if d is not None:
+            line = json.dumps([kind, {"$h": [d.hexdigest, -1]}, error, duration])
+            _write_all(fd, line.encode() + b"\n")
+            return
     try:
         line = json.dumps([kind, codec.encode(value), error, duration])
     except (ValueError, TypeError, RecursionError, codec.EncodeError):
@@ -61,6 +67,13 @@ def _report(fd: int, kind: str, value: Any, error: str, duration: float,
         if d is not None:
             line = json.dumps([kind, {"$h": [d.hexdigest, len(line)]}, error, duration])
     _write_all(fd, line.encode() + b"\n")
+
+
+def _min_size(value: Any) -> int:
+    """A lower bound on the encoded size of ``value`` (each element takes a byte at least)."""
+    if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)):
+        return len(value)
+    return 0
 
 
 def _end(fd: int, end: str, detail: str = "", floats: bool = False) -> None:
