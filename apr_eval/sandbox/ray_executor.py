@@ -129,7 +129,7 @@ class RayExecutor:
         self._digest = self._probe_nodes()
         self._remote = self._ray.remote(run_payload).options(
             resources={RESOURCE: 1}, num_cpus=0, max_retries=RAY_RETRIES,
-            retry_exceptions=False)
+            retry_exceptions=False, scheduling_strategy="SPREAD")  # not where the payload is
         self.batches_by_node: Counter[str] = Counter()  # completed Ray tasks per node id
         self.lost_tasks = 0  # tasks Ray gave up on (after its own retries)
 
