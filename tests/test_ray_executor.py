@@ -89,3 +89,25 @@ def test_stranded_run_still_gives_one_verdict_per_sample() -> None:
     assert sorted(e.problem_id for e in out) == ["a", "b", "c"]
     assert {e.verdict for e in out} == {Verdict.INFRA_ERROR}
     assert f"{STRANDED_S:.0f}s" in out[0].detail
+
+
+def test_ray_address_only_with_the_ray_executor(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from apr_eval.cli import entrypoint
+
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "pass\n"}) + "\n")
+    with pytest.raises(SystemExit) as exc:
+        entrypoint(["evaluate", "--bench", "humaneval", "--samples", str(samples),
+                    "--allow-missing", "--results", str(tmp_path / "r"), "--executor", "fake",
+                    "--ray-address", "127.0.0.1:6379"])
+    assert exc.value.code == 2
+    assert "--ray-address needs --executor ray" in capsys.readouterr().err
+
+
+def test_ray_address_from_the_environment() -> None:
+    from apr_eval.settings import load_settings
+
+    assert load_settings({"APR_EVAL_RAY_ADDRESS": "10.0.0.1:6379"}).ray_address == (
+        "10.0.0.1:6379")
+    assert load_settings({}).ray_address is None

@@ -132,6 +132,8 @@ class RayExecutor:
             retry_exceptions=False, scheduling_strategy="SPREAD")  # not where the payload is
         self.batches_by_node: Counter[str] = Counter()  # completed Ray tasks per node id
         self.lost_tasks = 0  # tasks Ray gave up on (after its own retries)
+        self.tasks_done = 0
+        self.driver_seconds = 0.0  # encoding and judging here: the serial part of a run
 
     @property
     def image_digest(self) -> str:
@@ -173,8 +175,11 @@ class RayExecutor:
         return max(1, slots + slots // 4)
 
     def _submit(self, attempt: _Attempt, limits: SandboxLimits) -> Any:
+        start = time.perf_counter()
         payload, budgets = encode_batch(attempt.checks, limits)
-        return self._remote.remote(self.image, self._digest, payload, limits, budgets)
+        ref = self._remote.remote(self.image, self._digest, payload, limits, budgets)
+        self.driver_seconds += time.perf_counter() - start
+        return ref
 
     def _fetch(self, ref: Any) -> Stream:
         try:
@@ -206,7 +211,11 @@ class RayExecutor:
                 quiet_since = time.monotonic()
                 for ref in ready:
                     attempt = flying.pop(ref)
-                    yield from self._settle(attempt, self._fetch(ref), queue)
+                    start = time.perf_counter()
+                    done = list(self._settle(attempt, self._fetch(ref), queue))
+                    self.driver_seconds += time.perf_counter() - start
+                    self.tasks_done += 1
+                    yield from done
         finally:
             for ref in flying:
                 self._ray.cancel(ref)
