@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -147,6 +149,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         ray.shutdown()
         stop(c)
         env.undo()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -215,17 +218,25 @@ def test_worker_raylet_killed_mid_run(cluster: Cluster, checks: list[Check],
     assert raylet is not None and len(alive_nodes()) == 2
     executor = RayExecutor()
     out: list[Execution] = []
-    killed_while_busy: bool | None = None
-    for execution in executor.run(checks, LIMITS):
+    killed_while_busy = threading.Event()
+
+    def killer() -> None:
+        """Once verdicts flow, SIGKILL the worker's raylet while it runs a batch."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (out and busy_on(worker)):
+            time.sleep(0.02)
+        if busy_on(worker):
+            killed_while_busy.set()
+        raylet.send_signal(signal.SIGKILL)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    for execution in executor.run(checks, LIMITS):  # the driver keeps going meanwhile
         out.append(execution)
-        if killed_while_busy is None:  # the run is under way: kill while a batch runs there
-            deadline = time.monotonic() + 60
-            while not busy_on(worker) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            killed_while_busy = busy_on(worker)
-            raylet.send_signal(signal.SIGKILL)
-            raylet.wait(30)
-    assert killed_while_busy, "the worker node was not running a batch when it was killed"
+    thread.join(60)
+    assert killed_while_busy.is_set(), "the worker node was not running a batch when killed"
     assert summary(out) == local
-    assert len(alive_nodes()) == 1
-    assert alive_nodes()[0]["NodeID"] == head_id(cluster)
+    deadline = time.monotonic() + 120
+    while len(alive_nodes()) > 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert [n["NodeID"] for n in alive_nodes()] == [head_id(cluster)]
