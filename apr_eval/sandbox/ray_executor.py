@@ -117,7 +117,9 @@ class RayExecutor:
 
         self._ray = import_ray()
         address = address or load_settings().ray_address
-        self._local = not address
+        # A local Ray started here: SandboxLimits.workers containers at once. Otherwise (an
+        # address, or Ray already initialised by the caller) the cluster's slots decide.
+        self._local = False
         if not self._ray.is_initialized():
             quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
             if address:
@@ -125,6 +127,7 @@ class RayExecutor:
             else:
                 self._ray.init(address="local", resources={RESOURCE: LOCAL_SLOTS},
                                include_dashboard=False, **quiet)
+                self._local = True
         self.image = image or image_tag()
         self._digest = self._probe_nodes()
         self._remote = self._ray.remote(run_payload).options(
