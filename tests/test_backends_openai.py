@@ -34,10 +34,13 @@ class ScriptedServer:
         self.responder = responder
         server = self
 
+        self.auth: list[str | None] = []
+
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append((self.path, body))
+                server.auth.append(self.headers.get("Authorization"))
                 status, reply = server.responder(self.path, body)
                 data = json.dumps(reply).encode()
                 self.send_response(status)
@@ -157,6 +160,19 @@ def test_unreachable_server_fails_after_retries() -> None:
     with OpenAIBackend.from_options("m", fast(url, attempts=3)) as backend, \
             pytest.raises(BackendError, match=r"failed after 3 attempts: cannot reach"):
         backend.generate([COMPLETION], SamplingParams())
+
+
+def test_api_key_comes_from_a_file(server: ScriptedServer, tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("sk-test\n")
+    options = fast(server.url, api_key_file=str(key))
+    with OpenAIBackend.from_options("m", options) as backend:
+        backend.generate([COMPLETION], SamplingParams())
+    assert server.auth == ["Bearer sk-test"]
+    with pytest.raises(UsageError, match="api_key_file not found"):
+        OpenAIBackend.from_options("m", {"api_key_file": str(tmp_path / "none")})
+    with pytest.raises(UsageError, match="unknown option 'api_key'"):
+        OpenAIBackend.from_options("m", {"api_key": "sk-inline"})  # would land in the manifest
 
 
 def test_bad_openai_options() -> None:

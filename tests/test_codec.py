@@ -71,3 +71,22 @@ def test_too_deep_raises():
 def test_unknown_tag_rejected():
     with pytest.raises(codec.EncodeError):
         codec.decode({"$evil": 1})
+
+
+def test_digest_respects_python_equality():
+    d = codec.digest
+    assert d([1, 2.0, True]) == d([1.0, 2, 1])
+    assert d({1: "a", 2: "b"}) == d({2: "b", 1: "a"})
+    assert d({3, 1, 2}) == d(frozenset({1, 2, 3}))
+    assert d(1 + 0j) == d(1)
+    assert d((1, 2)) != d([1, 2])
+    assert d("ab") != d(b"ab")
+    assert d(["ab", "c"]) != d(["a", "bc"])
+    assert d(0.5) != d(1)
+
+
+def test_no_digest_where_equality_is_not_structural():
+    assert codec.digest([float("nan")]) is None
+    assert codec.digest([object()]) is None
+    assert codec.digest([1.5], allow_floats=False) is None
+    assert codec.digest([1, 2], allow_floats=False) == codec.digest([1.0, 2.0])

@@ -19,8 +19,22 @@ from apr_eval.harness.evaluate import EvaluateRequest, evaluate
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
 
-# task -> (group, reason). See README "Agreement with evalplus" for the evidence.
-KNOWN: dict[str, dict[str, str]] = {"humaneval": {}, "mbpp": {}}
+# "task/group" -> why evalplus's recorded verdict differs from evalplus 0.3.1's semantics.
+# See README "Agreement with evalplus" for the evidence.
+SET_EQ = "evalplus 0.3.1 compares this task's outputs as sets (MBPP_OUTPUT_SET_EQ_TASKS); " \
+         "the recorded verdict came from an older evalplus that compared lists in order"
+KNOWN: dict[str, dict[str, str]] = {
+    "humaneval": {},
+    "mbpp": {"Mbpp/2/base": SET_EQ, "Mbpp/2/plus": SET_EQ, "Mbpp/232/base": SET_EQ,
+             "Mbpp/249/base": SET_EQ, "Mbpp/579/plus": SET_EQ},
+}
+# Verdicts that depend on machine speed under evalplus's own rule (limit = 4 x canonical
+# time): either outcome is accepted, and the note gives the measured times.
+LOAD_DEPENDENT = {
+    "mbpp": {"Mbpp/599/plus": "a Python loop over 1e8 ints vs the canonical sum(range()): "
+             "2-4x the canonical time, against a 4x limit"},
+    "humaneval": {},
+}
 
 
 def _run(bench: str, version: str, shared: Path, tmp: Path):
@@ -50,9 +64,31 @@ def test_verdicts_match_evalplus(bench, version, shared_data, tmp_path):
             theirs = row[f"{group}_status"] == "pass"
             if theirs != gv[group].passed:
                 disagreements[f"{task_id}/{group}"] = (row[f"{group}_status"], gv[group].value)
-    expected = {f"{t}/{g}" for t, g in KNOWN[bench].items()}
-    assert set(disagreements) == expected, disagreements
-    pass1 = {s.benchmark: round(100 * s.pass_at_k, 1) for s in scores if s.k == 1}
+    known, flaky = set(KNOWN[bench]), set(LOAD_DEPENDENT[bench])
+    assert known <= set(disagreements) <= known | flaky, disagreements
+    if bench == "mbpp":
+        from evalplus.eval._special_oracle import MBPP_OUTPUT_SET_EQ_TASKS
+
+        for item in known:
+            task = benchmark.task(item.rsplit("/", 1)[0])
+            assert task["entry_point"] in MBPP_OUTPUT_SET_EQ_TASKS
+    # evalplus's own verdicts reproduce result.json ...
+    recorded = _pass1(ref["eval"], set())
     plus = f"{bench}+"
-    assert pass1[bench] == reported[bench]["pass@1"]
-    assert pass1[plus] == reported[plus]["pass@1"]
+    assert (recorded[bench], recorded[plus]) == (reported[bench]["pass@1"],
+                                                 reported[plus]["pass@1"])
+    # ... and ours equal them once the documented differences are flipped
+    pass1 = {s.benchmark: round(100 * s.pass_at_k, 1) for s in scores if s.k == 1}
+    assert pass1 == _pass1(ref["eval"], set(disagreements), bench)
+
+
+def _pass1(table: dict, flipped: set[str], bench: str = "") -> dict[str, float]:
+    base = plus = 0
+    for task_id, (row,) in table.items():
+        b = (row["base_status"] == "pass") != (f"{task_id}/base" in flipped)
+        p = (row["plus_status"] == "pass") != (f"{task_id}/plus" in flipped)
+        base += b
+        plus += b and p
+    name = bench or ("mbpp" if next(iter(table)).startswith("Mbpp") else "humaneval")
+    n = len(table)
+    return {name: round(100 * base / n, 1), f"{name}+": round(100 * plus / n, 1)}

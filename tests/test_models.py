@@ -119,3 +119,41 @@ def test_second_embedded_alias_is_known() -> None:
     assert models.EMBEDDED["qwen2.5-coder-1.5b"].size == 1_117_320_768
     assert len(models.EMBEDDED["qwen2.5-coder-1.5b"].parts) == 22
     assert models.DEFAULT_MODEL in models.EMBEDDED
+
+
+def test_hub_file_is_downloaded_into_the_cache_and_pinned(
+        tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    source = write_gguf(tmp_path / "hub.gguf")
+    calls: list[tuple[str, str, str]] = []
+
+    def download(repo_id: str, filename: str, cache_dir: str) -> str:
+        calls.append((repo_id, filename, cache_dir))
+        return str(source)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert models.resolve_model(f"hf:Qwen/Some-GGUF/q4.gguf#sha256={digest}") == source
+    assert calls == [("Qwen/Some-GGUF", "q4.gguf", str(_cache / "models" / "hub"))]
+    with pytest.raises(DataError, match="does not match its pinned sha256"):
+        models.resolve_model(f"hf:Qwen/Some-GGUF/q4.gguf#sha256={'0' * 64}")
+    with pytest.raises(UsageError, match=r"use hf:OWNER/REPO/FILE\.gguf"):
+        models.resolve_model("hf:Qwen/only-repo")
+
+
+def test_gguf_conversion_needs_its_packages_and_is_done_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from apr_eval.harness import convert
+
+    path = write_gguf(tmp_path / "m.gguf")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(UsageError, match="pip install transformers torch gguf accelerate"):
+        convert.convert_gguf(str(path), tmp_path / "hf")
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / models.SOURCE_MARKER).write_text(json.dumps(
+        {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}))
+    assert convert.convert_gguf(str(path), done) == done  # no torch needed: already there

@@ -22,7 +22,7 @@ from apr_eval.sandbox import codec
 
 GT_TIME_LIMIT_S = 60.0
 DIGEST_OVER = 64 * 1024  # bytes of encoded output above which exact-only outputs are digests
-CACHE_FORMAT = 3  # 2: per-input times are CPU seconds; 3: large outputs stored as digests
+CACHE_FORMAT = 4  # 2: CPU-second times; 3: large outputs as digests; 4: floats too
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class GroundTruth:
     errors: tuple[str, ...] = ()  # inputs where the canonical solution itself failed
 
 
-def _batch(tasks: Sequence[CanonicalTask]) -> bytes:
+def _batch(tasks: Sequence[CanonicalTask], digests: bool = True) -> bytes:
     groups: dict[str, Any] = {}
     jobs = []
     for t in tasks:
@@ -53,7 +53,7 @@ def _batch(tasks: Sequence[CanonicalTask]) -> bytes:
             groups[gid] = {"inputs": [codec.encode(x) for x in inputs],
                            "limits": [GT_TIME_LIMIT_S] * len(inputs),
                            "deadline": GT_TIME_LIMIT_S * max(1, len(inputs)),
-                           "digest_over": DIGEST_OVER if t.digest_ok else 0}
+                           "digest_over": DIGEST_OVER if t.digest_ok and digests else 0}
             refs.append([name, gid])
         jobs.append({"id": t.task_id, "code": t.code, "mode": "function",
                      "entry": t.entry_point, "guard": "none", "groups": refs})
@@ -61,9 +61,10 @@ def _batch(tasks: Sequence[CanonicalTask]) -> bytes:
                        "result_bytes": 1 << 31}).encode()
 
 
-def _run_chunk(tasks: Sequence[CanonicalTask]) -> dict[str, dict[str, Any]]:
+def _run_chunk(tasks: Sequence[CanonicalTask], digests: bool = True
+               ) -> dict[str, dict[str, Any]]:
     proc = subprocess.run([sys.executable, "-m", "apr_eval.sandbox.runner"],
-                          input=_batch(tasks), capture_output=True, check=False)
+                          input=_batch(tasks, digests), capture_output=True, check=False)
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
         raise DataError(f"computing expected outputs failed: {tail[0]}")
@@ -75,14 +76,28 @@ def _run_chunk(tasks: Sequence[CanonicalTask]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def compute(tasks: Sequence[CanonicalTask], workers: int = 2) -> dict[str, dict[str, Any]]:
-    """Raw (encoded) outcomes of every canonical solution, as the runner reported them."""
-    chunks = [list(tasks[i::workers]) for i in range(workers)]
+def compute(tasks: Sequence[CanonicalTask], workers: int = 2,
+            chunk: int = 16) -> dict[str, dict[str, Any]]:
+    """Raw (encoded) outcomes of every canonical solution, as the runner reported them.
+    Small chunks on a pool: a few slow canonical solutions (MBPP+ has some) don't leave
+    one worker with all the work."""
+    chunks = [list(tasks[i:i + chunk]) for i in range(0, len(tasks), chunk)]
     merged: dict[str, dict[str, Any]] = {}
     with ThreadPoolExecutor(workers) as pool:
         for part in pool.map(_run_chunk, chunks):
             merged.update(part)
+    # A group whose outputs include floats may be compared with tolerance (evalplus's sticky
+    # atol), which needs whole values: redo the few such groups that used digests.
+    redo = [t for t in tasks
+            if any(_digested_floats(r) for r in merged.get(t.task_id, {}).values())]
+    if redo:
+        merged.update(_run_chunk(redo, digests=False))
     return merged
+
+
+def _digested_floats(record: Mapping[str, Any]) -> bool:
+    return bool(record.get("floats")) and any(
+        isinstance(o[1], dict) and "$h" in o[1] for o in record["outcomes"])
 
 
 def _to_truth(task: CanonicalTask, records: Mapping[str, Any], not_none: bool) -> GroundTruth:

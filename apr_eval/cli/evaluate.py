@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -22,6 +23,7 @@ from apr_eval.harness.evaluate import EvaluateRequest
 from apr_eval.harness.evaluate import evaluate as run_evaluate
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.selfcheck import last_selfcheck, run_selfcheck
+from apr_eval.harness.window import DateWindow, window_report
 from apr_eval.sandbox.executor import EXECUTORS, Executor
 from apr_eval.settings import load_settings
 
@@ -58,10 +60,22 @@ def _evalplus_out(path: Path, benchmark: Benchmark, run: RunDir) -> None:
                                                       serialize))
 
 
+def _window_line(benchmark: Benchmark, run: RunDir, req: EvaluateRequest) -> None:
+    window = getattr(benchmark, "window", None)
+    if not isinstance(window, DateWindow):
+        return
+    problems = len({k.problem_id for k in run.executions()})
+    report = window_report(window, problems, req.cutoff)
+    start, end = window.as_strings()
+    mark = " [bold red]possibly contaminated[/]" if report.contaminated else ""
+    stdout.print(f"window {start or '…'} – {end or '…'}: {problems} problems, model cutoff "
+                 f"{req.cutoff or 'not declared'}{mark}")
+
+
 @click.command()
 @click.option("--bench", required=True, help=f"One of: {', '.join(BENCHMARKS.names())}.")
 @click.option("--version", "version", help="Dataset version (default: the benchmark's).")
-@click.option("--data-file", type=click.Path(dir_okay=False), help="Your own dataset file.")
+@click.option("--data-file", type=click.Path(), help="Your own dataset file (or LCB folder).")
 @click.option("--samples", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="evalplus JSONL (task_id + completion/solution) or lcb_runner JSON.")
 @click.option("--run-id", help="Name of the run directory (reuse it to resume).")
@@ -77,20 +91,22 @@ def _evalplus_out(path: Path, benchmark: Benchmark, run: RunDir) -> None:
               "$APR_EVAL_RAY_ADDRESS, else a local Ray).")
 @click.option("--start-date", help="LiveCodeBench: first release date (YYYY-MM-DD).")
 @click.option("--end-date", help="LiveCodeBench: last release date (YYYY-MM-DD).")
+@click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]),
+              help="The model's declared training cutoff (contamination mark).")
 @sandbox_options
 def evaluate(bench: str, version: str | None, data_file: str | None, samples: Path,
              run_id: str | None, model_name: str | None, results: str | None,
              evalplus_out: Path | None, lcb_out: Path | None, allow_missing: bool,
              executor_name: str, ray_address: str | None, start_date: str | None,
-             end_date: str | None, workers: int, batch_size: int, strict: bool,
-             memory_mb: int) -> None:
+             end_date: str | None, cutoff: datetime | None, workers: int, batch_size: int,
+             strict: bool, memory_mb: int) -> None:
     """Evaluate samples made elsewhere; print base and plus pass@k."""
     options = {k: v for k, v in (("start_date", start_date), ("end_date", end_date)) if v}
     benchmark = open_benchmark(bench, version, data_file, **options)
     limits = limits_from(workers, batch_size, strict, memory_mb)
     executor = make_executor(executor_name, ray_address)
     req = EvaluateRequest(benchmark, samples, results_dir(results), limits, run_id,
-                          model_name, allow_missing)
+                          model_name, allow_missing, cutoff.date() if cutoff else None)
     from apr_eval.harness.evaluate import load_samples
 
     total = len(load_samples(benchmark, samples, allow_missing))
@@ -98,8 +114,9 @@ def evaluate(bench: str, version: str | None, data_file: str | None, samples: Pa
         run, scores = run_evaluate(req, executor, on_result)
     stdout.print(score_table(f"{benchmark.name} {benchmark.version} — run {run.run_id}",
                              scores))
+    _window_line(benchmark, run, req)
     check = last_selfcheck(benchmark, executor.image_digest, load_settings().cache_dir)
-    if check is None or not check.valid:
+    if getattr(benchmark, "has_canonical", True) and (check is None or not check.valid):
         console.print("[yellow]ground truth not verified in this sandbox: run "
                       f"`apr-eval selfcheck --bench {bench}` before trusting these numbers")
     if evalplus_out:

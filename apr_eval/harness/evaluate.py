@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from apr_eval import __version__
@@ -16,6 +16,7 @@ from apr_eval.harness.execution import OnResult, Program, execute
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.samples import Sample, read_samples
 from apr_eval.harness.score import score_run
+from apr_eval.harness.window import DateWindow
 from apr_eval.sandbox.executor import Executor
 
 
@@ -28,12 +29,15 @@ class EvaluateRequest:
     run_id: str | None = None
     model_name: str | None = None
     allow_missing: bool = False
+    cutoff: date | None = None
 
 
 def load_samples(benchmark: Benchmark, path: Path, allow_missing: bool) -> list[Sample]:
     problems = {p.problem_id: p for p in benchmark.load()}
+    universe: set[str] = getattr(benchmark, "universe", set)()
     samples = read_samples(path, problems.keys(),
-                           lambda pid, c: benchmark.assemble(problems[pid], c))
+                           lambda pid, c: benchmark.assemble(problems[pid], c),
+                           outside=universe - problems.keys())
     covered = {s.problem_id for s in samples}
     missing = [pid for pid in problems if pid not in covered]
     if missing and not allow_missing:
@@ -41,6 +45,11 @@ def load_samples(benchmark: Benchmark, path: Path, allow_missing: bool) -> list[
             f"task {missing[0]} has no samples ({len(missing)} of {len(problems)} tasks "
             "missing); pass --allow-missing to score only the tasks present")
     return samples
+
+
+def window_strings(benchmark: Benchmark) -> tuple[str | None, str | None]:
+    window = getattr(benchmark, "window", None)
+    return window.as_strings() if isinstance(window, DateWindow) else (None, None)
 
 
 def default_run_id(benchmark: Benchmark, samples_path: Path) -> str:
@@ -63,11 +72,12 @@ def open_run(req: EvaluateRequest, samples: Sequence[Sample], image_digest: str)
     run.write_manifest(RunManifest(
         run_id=run.run_id, benchmark=b.name, benchmark_version=b.version,
         data_hash=b.data_hash,
-        model=ModelInfo(name=req.model_name or req.samples_path.stem),
+        model=ModelInfo(name=req.model_name or req.samples_path.stem, cutoff=req.cutoff),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         harness_version=__version__, sandbox=req.limits.key_fields(),
         image_digest=image_digest,
         problems=tuple(sorted({s.problem_id for s in samples})),
+        date_window=window_strings(b),
         extra={"samples_file": str(req.samples_path), "samples": len(samples)}))
     return run
 

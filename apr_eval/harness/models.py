@@ -156,10 +156,37 @@ def ensure_embedded(alias: str) -> Path:
     return target
 
 
+HF_PREFIX = "hf:"
+
+
+def resolve_hub_file(spec: str) -> Path:
+    """``hf:OWNER/REPO/FILE.gguf[#sha256=HEX]``: a file from the Hugging Face hub (where one
+    is reachable), downloaded into the cache and, when pinned, checked like the embedded ones."""
+    body, _, pin = spec[len(HF_PREFIX):].partition("#sha256=")
+    owner, _, rest = body.partition("/")
+    repo, _, filename = rest.partition("/")
+    if not (owner and repo and filename):
+        raise UsageError(f"bad hub model '{spec}': use hf:OWNER/REPO/FILE.gguf[#sha256=HEX]")
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        raise UsageError("hub models need huggingface_hub: pip install huggingface_hub") from None
+    try:
+        path = Path(hf_hub_download(f"{owner}/{repo}", filename,
+                                    cache_dir=str(models_dir() / "hub")))
+    except Exception as err:  # noqa: BLE001 - the hub client raises many kinds; one line out
+        raise UsageError(f"cannot fetch {spec} from the hub: {type(err).__name__}") from None
+    if pin and file_sha256(path) != pin.lower():
+        raise DataError(f"{spec}: the downloaded file does not match its pinned sha256")
+    return path
+
+
 def resolve_model(model: str) -> Path:
-    """A GGUF path for ``model``: an alias of an embedded model, or a path to a file."""
+    """A GGUF path for ``model``: an alias of an embedded model, ``hf:...``, or a file path."""
     if model in EMBEDDED:
         return ensure_embedded(model)
+    if model.startswith(HF_PREFIX):
+        return resolve_hub_file(model)
     path = Path(model).expanduser()
     if path.is_file():
         return path

@@ -49,13 +49,15 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield lineno, item
 
 
-def read_samples(path: Path, known: Collection[str], assemble: Assemble) -> list[Sample]:
+def read_samples(path: Path, known: Collection[str], assemble: Assemble,
+                 outside: Collection[str] = ()) -> list[Sample]:
     """Samples in file order, numbered per problem.
 
     Accepted shapes: evalplus ``{"task_id", "completion"|"solution"}`` (several lines per task
     allowed), our completions ``{"problem_id", "code"}``, and lcb_runner's ``[{"question_id",
     "code_list": [...]}]``. Completions go through ``assemble`` (evalplus appends them to the
-    prompt); solutions and code are taken whole. Ids not in ``known`` are an error.
+    prompt); solutions and code are taken whole. Ids in ``outside`` (problems of the dataset
+    outside a date window) are skipped; any other id not in ``known`` is an error.
     """
     counters: dict[str, int] = {}
     out: list[Sample] = []
@@ -63,6 +65,8 @@ def read_samples(path: Path, known: Collection[str], assemble: Assemble) -> list
         pid = item.get("task_id") or item.get("problem_id") or item.get("question_id")
         if not isinstance(pid, str):
             raise DataError(f"{path}:{where}: no task_id / problem_id / question_id")
+        if pid in outside:
+            continue
         if pid not in known:
             raise DataError(f"{path}:{where}: unknown task id '{pid}' for this benchmark")
         for raw, code in _programs(item, pid, assemble, f"{path}:{where}"):

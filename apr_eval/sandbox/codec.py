@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 from typing import Any
 
@@ -153,52 +152,83 @@ class _NoDigest(Exception):
     pass
 
 
-def _canon(value: Any, depth: int = 0, floats: bool = True) -> Any:
-    if depth > MAX_DEPTH:
-        raise _NoDigest
-    d = depth + 1
-    if not floats and isinstance(value, (float, complex)):
-        raise _NoDigest
+def _number(value: Any, floats: bool) -> bytes:
+    """int, bool, float and complex share one form where Python says they are equal."""
     if isinstance(value, int):  # bool included: True == 1
-        return ["i", hex(int.__index__(value))]
+        return b"n" + hex(int.__index__(value)).encode() + b";"
+    if not floats:
+        raise _NoDigest
     if isinstance(value, float):
         f = float.__float__(value)
         if math.isnan(f):
             raise _NoDigest
-        return ["i", hex(int(f))] if f.is_integer() else ["f", f.hex()]
-    if isinstance(value, complex):
-        c = complex.__complex__(value)
-        if c.imag == 0:
-            return _canon(c.real, d, floats)
-        return ["c", _canon(c.real, d, floats), _canon(c.imag, d, floats)]
-    if isinstance(value, str):
-        return ["s", str.__str__(value)]
-    if isinstance(value, (bytes, bytearray)):
-        return ["b", base64.b64encode(bytes(value)).decode("ascii")]
-    if isinstance(value, tuple):
-        return ["t", [_canon(v, d, floats) for v in tuple.__iter__(value)]]
-    if isinstance(value, list):
-        return ["l", [_canon(v, d, floats) for v in list.__iter__(value)]]
-    if isinstance(value, (set, frozenset)):
-        items = [json.dumps(_canon(v, d, floats)) for v in value]
-        return ["S", sorted(items)]
-    if isinstance(value, dict):
-        pairs = [[json.dumps(_canon(k, d, floats)), _canon(v, d, floats)]
-                 for k, v in dict.items(value)]
-        return ["D", sorted(pairs, key=lambda p: p[0])]
-    raise _NoDigest
+        return _number(int(f), floats) if f.is_integer() else b"f" + f.hex().encode() + b";"
+    c = complex.__complex__(value)
+    if c.imag == 0:
+        return _number(c.real, floats)
+    return b"c" + _number(c.real, floats) + _number(c.imag, floats)
+
+
+class _Hasher:
+    """sha256 fed through a buffer: one C call per megabyte, not per element."""
+
+    def __init__(self) -> None:
+        self.h = hashlib.sha256()
+        self.buf = bytearray()
+
+    def put(self, data: bytes) -> None:
+        self.buf += data
+        if len(self.buf) > 1 << 20:
+            self.h.update(self.buf)
+            self.buf.clear()
+
+    def digest(self) -> bytes:
+        self.h.update(self.buf)
+        self.buf.clear()
+        return self.h.digest()
+
+
+def _sub(value: Any, depth: int, floats: bool) -> bytes:
+    h = _Hasher()
+    _feed(h, value, depth, floats)
+    return h.digest()
+
+
+def _feed(h: _Hasher, value: Any, depth: int, floats: bool) -> None:
+    """Stream a canonical form into ``h``: memory stays O(depth), whatever the value's size."""
+    if depth > MAX_DEPTH:
+        raise _NoDigest
+    d = depth + 1
+    if isinstance(value, (int, float, complex)):
+        h.put(_number(value, floats))
+    elif isinstance(value, str):
+        data = str.__str__(value).encode("utf-8", "surrogatepass")
+        h.put(b"s%d:" % len(data) + data)
+    elif isinstance(value, (bytes, bytearray)):
+        h.put(b"b%d:" % len(value) + bytes(value))
+    elif isinstance(value, (tuple, list)):
+        items = tuple.__iter__(value) if isinstance(value, tuple) else list.__iter__(value)
+        h.put(b"t(" if isinstance(value, tuple) else b"l(")
+        for v in items:
+            _feed(h, v, d, floats)
+        h.put(b")")
+    elif isinstance(value, (set, frozenset)):
+        h.put(b"S(" + b"".join(sorted(_sub(v, d, floats) for v in value)) + b")")
+    elif isinstance(value, dict):
+        pairs = sorted(_sub(k, d, floats) + _sub(v, d, floats) for k, v in dict.items(value))
+        h.put(b"D(" + b"".join(pairs) + b")")
+    else:
+        raise _NoDigest
 
 
 def digest(value: Any, allow_floats: bool = True) -> Digest | None:
-    """The canonical digest of ``value``, or None where equality cannot be reduced to one.
-
-    The runner passes ``allow_floats=False``: a value holding floats may need evalplus's
-    tolerance on the host, so it travels whole; the host digests with floats allowed (an
-    integral float canonicalizes like the int it equals)."""
+    """The canonical digest of ``value``, or None where equality cannot be reduced to one
+    (``allow_floats=False`` also refuses any float: for callers that may need tolerance)."""
     if isinstance(value, Digest):
         return value
+    h = _Hasher()
     try:
-        text = json.dumps(_canon(value, 0, allow_floats), separators=(",", ":")).encode()
+        _feed(h, value, 0, allow_floats)
     except (_NoDigest, RecursionError, ValueError):
         return None
-    return Digest(hashlib.sha256(text).hexdigest(), len(text))
+    return Digest(h.digest().hex(), 0)

@@ -157,3 +157,75 @@ def reliability_guard() -> None:
     sp.Popen = None
     for mod in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
         sys.modules[mod] = None  # type: ignore[assignment]
+
+
+# ---------------------------------------------------------------- LiveCodeBench conventions
+# lcb_runner (lcb_runner/evaluation/testing_util.py) runs every program after its own
+# ``reliability_guard`` with no memory limit: the same ``os``/``shutil``/``subprocess`` names are
+# disabled, ``quit`` and ``help`` are ``None``, but ``exit`` and ``open`` stay usable.
+
+
+def lcb_guard() -> None:
+    faulthandler.disable()
+    b: Any = builtins
+    b.quit = None
+    b.help = None
+    os.environ["OMP_NUM_THREADS"] = "1"
+    o: Any = os
+    for name in ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid",
+                 "fork", "forkpty", "killpg", "rename", "renames", "truncate", "replace",
+                 "unlink", "fchmod", "fchown", "chmod", "chown", "chroot", "lchflags", "lchmod",
+                 "lchown", "getcwd", "chdir"):
+        setattr(o, name, None)
+
+    import shutil
+    import subprocess
+
+    s: Any = shutil
+    s.rmtree = None
+    s.move = None
+    s.chown = None
+    sp: Any = subprocess
+    sp.Popen = None
+    for mod in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
+        sys.modules[mod] = None  # type: ignore[assignment]
+
+
+class LcbStdin(io.StringIO):
+    """The ``sys.stdin`` a program sees while it loads (``from sys import stdin`` keeps it).
+
+    lcb_runner patches ``sys.stdin.readline/readlines/read`` *before* it swaps ``sys.stdin`` for
+    a ``StringIO`` of the input, so the patches land on this original object: during a call its
+    ``readline()`` returns the next input line without ``\\n`` (``StopIteration`` past the end),
+    ``readlines()`` the input split on ``\\n``, ``read()`` the whole input; everything else reads
+    an empty stream, as the real (``/dev/null``) stdin upstream does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.text: str | None = None
+        self.lines: Iterator[str] = iter(())
+        self.buffer: Any = io.BytesIO(b"")
+
+    def readline(self, *args: Any) -> str:  # type: ignore[override]
+        return next(self.lines) if self.text is not None else super().readline(*args)
+
+    def readlines(self, *args: Any) -> list[str]:  # type: ignore[override]
+        return self.text.split("\n") if self.text is not None else super().readlines(*args)
+
+    def read(self, *args: Any) -> str:
+        return self.text if self.text is not None else super().read(*args)
+
+
+@contextlib.contextmanager
+def lcb_stdio(text: str, captured: Capture, load_stdin: LcbStdin) -> Iterator[None]:
+    """One lcb_runner call: stdin = a plain StringIO of ``text``; ``SystemExit`` is swallowed."""
+    load_stdin.text, load_stdin.lines = text, iter(text.split("\n"))
+    saved_in = sys.stdin
+    sys.stdin = io.StringIO(text)
+    try:
+        with contextlib.redirect_stdout(captured), contextlib.suppress(SystemExit):
+            yield
+    finally:
+        sys.stdin = saved_in
+        load_stdin.text, load_stdin.lines = None, iter(())

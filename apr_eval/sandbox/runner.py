@@ -16,6 +16,7 @@ Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -55,14 +56,21 @@ def _report(fd: int, kind: str, value: Any, error: str, duration: float,
     except (ValueError, TypeError, RecursionError, codec.EncodeError):
         line = json.dumps([kind, {"$o": type(value).__name__}, error, duration])
     if 0 < digest_over < len(line):
-        d = codec.digest(value, allow_floats=False)
+        d = codec.digest(value)
         if d is not None:
-            line = json.dumps([kind, {"$h": [d.hexdigest, d.size]}, error, duration])
+            line = json.dumps([kind, {"$h": [d.hexdigest, len(line)]}, error, duration])
     _write_all(fd, line.encode() + b"\n")
 
 
-def _end(fd: int, end: str, detail: str = "") -> None:
-    _write_all(fd, json.dumps(["end", end, detail[-2000:]]).encode() + b"\n")
+def _end(fd: int, end: str, detail: str = "", floats: bool = False) -> None:
+    _write_all(fd, json.dumps(["end", end, detail[-2000:], floats]).encode() + b"\n")
+
+
+def _is_floats(x: Any) -> bool:
+    """evalplus's ``is_floats`` (numpy arrays cannot occur here): reported for ground truth."""
+    if isinstance(x, float):
+        return True
+    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, float) for i in x)
 
 
 def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
@@ -74,6 +82,7 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
         return
+    floats = False
     for args, limit in zip(group["inputs"], group["limits"], strict=False):
         start = time.process_time()
         try:
@@ -87,9 +96,10 @@ def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gua
             _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
             _end(fd, "stopped")
             return
+        floats = floats or _is_floats(out)
         _report(fd, "returned", out, "", time.process_time() - start,
                 int(group.get("digest_over", 0)))
-    _end(fd, "completed")
+    _end(fd, "completed", floats=floats)
 
 
 def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
@@ -107,6 +117,41 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
                     exec(code, {"__name__": "__main__"})
                 except SystemExit:
                     pass
+        except guard.TimeoutException:
+            _report(fd, "timed_out", None, "", time.process_time() - start)
+            _end(fd, "stopped")
+            return
+        except BaseException as exc:  # noqa: BLE001
+            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
+            _end(fd, "stopped")
+            return
+        _report(fd, "returned", captured.getvalue(), "", time.process_time() - start)
+    _end(fd, "completed")
+
+
+def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
+    """lcb_runner's stdin convention: load the program once as a module (the host has wrapped
+    its statements into ``entry``), then call ``entry()`` once per input; see guard.LcbStdin."""
+    env: dict[str, Any] = {"__name__": "__sandbox__"}
+    load_stdin = guard.LcbStdin()
+    saved = sys.stdin
+    try:
+        sys.stdin = load_stdin
+        with guard.time_limit(float(max(group["limits"], default=1))), \
+                contextlib.redirect_stdout(guard.Capture(sink)):
+            exec(compile(job["code"], "<solution>", "exec"), env)
+        fn = guard.resolve(env, job["entry"])
+    except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
+        _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
+        return
+    finally:
+        sys.stdin = saved
+    for text, limit in zip(group["inputs"], group["limits"], strict=False):
+        start = time.process_time()
+        captured = guard.Capture(sink)
+        try:
+            with guard.time_limit(limit), guard.lcb_stdio(str(text), captured, load_stdin):
+                fn()
         except guard.TimeoutException:
             _report(fd, "timed_out", None, "", time.process_time() - start)
             _end(fd, "stopped")
@@ -140,7 +185,11 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
     sink = guard.Sink(output_bytes, on_limit)
     if job.get("guard") == "evalplus":
         guard.reliability_guard()
-    runner = _run_stdio if job["mode"] == "stdio" else _run_function
+    elif job.get("guard") == "lcb":
+        guard.lcb_guard()
+    runner = _run_function
+    if job["mode"] == "stdio":
+        runner = _run_lcb_stdio if job.get("guard") == "lcb" else _run_stdio
     runner(res_w, job, group, sink)
 
 
@@ -153,6 +202,7 @@ class _Group:
         self.limits = limits
         self.lines: list[str] = []
         self.end, self.detail = "", ""
+        self.floats = False
         self.printed = 0
         self.result_bytes = 0
         self.stderr_tail = b""
@@ -176,8 +226,8 @@ class _Group:
             return
         if not isinstance(item, list) or not item:
             return
-        if item[0] == "end" and len(item) == 3 and not self.end:
-            self.end, self.detail = str(item[1]), str(item[2])
+        if item[0] == "end" and len(item) == 4 and not self.end:
+            self.end, self.detail, self.floats = str(item[1]), str(item[2]), item[3] is True
         elif item[0] in KINDS and len(item) == 4 and not self.end:
             self.lines.append(raw.decode())
 
@@ -265,8 +315,8 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
     if not detail and end != "completed":
         detail = g.stderr_tail.decode(errors="replace")
     body = ",".join(g.lines)
-    tail = json.dumps({"end": end, "detail": detail[-2000:], "job": job["id"], "group": name,
-                       "t": "group"})
+    tail = json.dumps({"end": end, "detail": detail[-2000:], "floats": g.floats,
+                       "job": job["id"], "group": name, "t": "group"})
     sys.stdout.write('{"outcomes":[' + body + "]," + tail[1:] + "\n")
     sys.stdout.flush()
 

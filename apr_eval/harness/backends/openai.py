@@ -33,7 +33,8 @@ _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 @dataclass(frozen=True)
 class OpenAIOptions:
     base_url: str = "http://127.0.0.1:8000/v1"
-    api_key: str = ""
+    # A file holding the API key: options are recorded in the run manifest, keys must not be.
+    api_key_file: str | None = None
     # The model name sent in requests; default: the --model string.
     served_model: str = ""
     concurrency: int = 4
@@ -51,6 +52,8 @@ class OpenAIOptions:
                              f"{self.base_url!r}")
         if self.concurrency < 1 or self.attempts < 1:
             raise UsageError("openai backend: concurrency and attempts must be >= 1")
+        if self.api_key_file is not None and not Path(self.api_key_file).is_file():
+            raise UsageError(f"openai backend: api_key_file not found: {self.api_key_file}")
 
 
 class _RetryableError(Exception):
@@ -67,6 +70,8 @@ class OpenAIBackend:
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self._local_path = _local_gguf(model)
+        key_file = options.api_key_file
+        self._api_key = Path(key_file).read_text().strip() if key_file else ""
 
     @classmethod
     def from_options(cls, model: str, options: Mapping[str, Any]) -> Self:
@@ -160,8 +165,8 @@ class OpenAIBackend:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            if self.options.api_key:
-                session.headers["Authorization"] = f"Bearer {self.options.api_key}"
+            if self._api_key:
+                session.headers["Authorization"] = f"Bearer {self._api_key}"
             self._local.session = session
         return session
 

@@ -186,11 +186,11 @@ def _describe_folder(path: Path, name: str) -> ModelInfo:
     weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
     digest = models.folder_sha256(weights) if weights else ""
     quant = config.get("quantization_config") or {}
+    dtype = config.get("dtype") or config.get("torch_dtype") or ""
+    base = config.get("_name_or_path") or config.get("_model_name_or_path") or ""
     return ModelInfo(name=name, path=str(path.resolve()), sha256=digest,
-                     quantization=str(quant.get("quant_method", "") or config.get("torch_dtype",
-                                                                                  "")),
-                     architecture=str(architectures[0]),
-                     base_model=str(config.get("_name_or_path", "")),
+                     quantization=str(quant.get("quant_method") or dtype),
+                     architecture=str(architectures[0]), base_model=str(base),
                      lineage=models.lineage_for_folder(path))
 
 

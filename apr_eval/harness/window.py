@@ -1,0 +1,86 @@
+"""Release-date windows and the contamination mark (LiveCodeBench-style scoring).
+
+A window keeps problems released on or between its two days (both inclusive, whole days; an
+open end keeps everything on that side). A model whose declared training cutoff is on or after
+the window's first day may have seen the problems: its score is marked possibly contaminated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from apr_eval.core import Execution, Problem, SampleKey, Score
+
+if TYPE_CHECKING:
+    from apr_eval.benchmarks.base import Benchmark
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    start: date | None = None
+    end: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.start and self.end and self.start > self.end:
+            from apr_eval.errors import UsageError
+
+            raise UsageError(f"date window is empty: start {self.start} is after end {self.end}")
+
+    def contains(self, released: date | None) -> bool:
+        if self.start is None and self.end is None:
+            return True
+        if released is None:
+            return False  # undated problems cannot be placed inside a window
+        return (self.start is None or released >= self.start) and \
+            (self.end is None or released <= self.end)
+
+    def select(self, problems: Iterable[Problem]) -> list[Problem]:
+        return [p for p in problems if self.contains(p.release_date)]
+
+    def as_strings(self) -> tuple[str | None, str | None]:
+        """For ``RunManifest.date_window``."""
+        return (self.start.isoformat() if self.start else None,
+                self.end.isoformat() if self.end else None)
+
+
+def possibly_contaminated(cutoff: date | None, window_start: date | None) -> bool:
+    """True when the model's declared cutoff is on or after the window's first day.
+
+    Unknown cutoff -> False (nothing declared, nothing to flag); an open window start with a
+    known cutoff -> True (the window reaches back before any cutoff).
+    """
+    if cutoff is None:
+        return False
+    if window_start is None:
+        return True
+    return cutoff >= window_start
+
+
+@dataclass(frozen=True)
+class WindowReport:
+    """What a date-windowed score reports beside pass@k."""
+
+    window: DateWindow
+    problems: int
+    cutoff: date | None
+    contaminated: bool
+
+
+def window_report(window: DateWindow, problems: int, cutoff: date | None) -> WindowReport:
+    return WindowReport(window, problems, cutoff, possibly_contaminated(cutoff, window.start))
+
+
+def score_in_window(run_id: str, executions: Mapping[SampleKey, Execution], benchmark: Benchmark,
+                    problems: Sequence[Problem], *, window: DateWindow,
+                    cutoff: date | None) -> tuple[list[Score], WindowReport]:
+    """Re-score a run on the problems released inside ``window`` (LCB's date slider)."""
+    from apr_eval.harness.score import score_run
+
+    inside = {p.problem_id for p in window.select(problems)}
+    kept = {k: e for k, e in executions.items() if e.problem_id in inside}
+    scores = score_run(run_id, kept, benchmark)
+    scored = len({e.problem_id for e in kept.values()})
+    return scores, window_report(window, scored, cutoff)

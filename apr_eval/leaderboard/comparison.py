@@ -1,0 +1,60 @@
+"""Two-run comparison for the app: the harness's paired statistics when both run directories
+are at hand, else a paired bootstrap over the per-problem results in the database.
+
+``apr_eval.harness.compare`` reads the run directories (the source of truth) and adds a paired
+test (exact McNemar for one sample per problem) and the verdict kinds of each flip; published
+runs have no directory, so for them the store's own :func:`run_queries.compare_runs` is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from apr_eval.harness.rundir import RunDir
+from apr_eval.leaderboard import run_queries as rq
+from apr_eval.leaderboard.migrations import Connection
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    summary: pd.DataFrame  # one row: pass@1 of each run, delta and its 95% interval, ...
+    flips: pd.DataFrame  # problem_id, a pass@1, b pass@1, change (+ kinds from the harness)
+    source: str  # "run directories" or "database"
+    notes: tuple[str, ...] = ()
+
+
+def _from_directories(a: Path, b: Path, score: str) -> RunComparison | None:
+    from apr_eval.harness.compare import compare_runs
+
+    result = compare_runs(RunDir(a), RunDir(b), force=True, resamples=2000)
+    match = [s for s in result.scores if s.score == score]
+    if not match:
+        return None
+    s = match[0]
+    summary = pd.DataFrame([{
+        "score": score, "run_a": result.run_a, "run_b": result.run_b, "problems": s.problems,
+        "a pass@1": s.pass_a, "b pass@1": s.pass_b, "delta": s.delta.estimate,
+        "delta low": s.delta.low, "delta high": s.delta.high, "gained": len(s.gained),
+        "lost": len(s.lost), "test": s.test.name, "p value": s.test.p_value}])
+    flips = pd.DataFrame([{
+        "problem_id": f.problem_id, "a pass@1": f.a_passed / f.a_samples,
+        "b pass@1": f.b_passed / f.b_samples, "change": change, "failing as": f.kind_text,
+    } for change, group in (("gained", s.gained), ("lost", s.lost)) for f in group],
+        columns=["problem_id", "a pass@1", "b pass@1", "change", "failing as"])
+    notes = tuple(str(d) for d in result.diffs) + tuple(result.notes)
+    return RunComparison(summary, flips, "run directories", notes)
+
+
+def compare(con: Connection, run_a: str, run_b: str, score: str) -> RunComparison:
+    """Compare B against A on one headline score."""
+    sources = rq.run_sources(con, [run_a, run_b])
+    a, b = sources.get(run_a), sources.get(run_b)
+    if a and b and Path(a, "manifest.json").exists() and Path(b, "manifest.json").exists():
+        found = _from_directories(Path(a), Path(b), score)
+        if found is not None:
+            return found
+    return RunComparison(rq.compare_runs(con, run_a, run_b, score),
+                         rq.flipped_problems(con, run_a, run_b, score), "database")
