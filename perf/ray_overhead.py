@@ -1,13 +1,15 @@
 """Overhead of the Ray executor over the local Docker executor, same checks, same run.
 
     python perf/ray_overhead.py [--copies 10] [--workers 2] [--batch-size 32] [--address ADDR]
+                                [--ray-first]
 
 The set: the 164 Qwen2.5-Coder-1.5B HumanEval+ v0.1.9 samples, ``--copies`` times (10 = the
 1 640-sample set). Both executors get the same checks and the same limits (``--workers``
 containers at once); Ray runs on this machine (a local instance, or ``--address``). Prints the
 wall time of each, the overhead ratio (goal <= 10%), Ray's start-up time (paid once per run,
 reported apart), the per-batch cost measured on the local run, and the driver's own time per
-batch under Ray (encoding + judging: the serial part that bounds scaling with nodes).
+batch under Ray (encoding + judging: the serial part that bounds scaling with nodes). On a
+shared machine the load drifts between the two halves: run it both ways (``--ray-first``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=SandboxLimits.batch_size)
     parser.add_argument("--address", help="a running Ray cluster (default: a local Ray)")
+    parser.add_argument("--ray-first", action="store_true", help="time Ray before local")
     args = parser.parse_args()
     limits = SandboxLimits(workers=args.workers, batch_size=args.batch_size)
     checks = make_checks(args.copies, limits)
@@ -62,15 +65,17 @@ def main() -> None:
     print(f"{len(checks)} samples, {batches} batches of <= {limits.batch_size}, "
           f"{limits.workers} containers at once")
 
-    local_s, local_v = timed(DockerExecutor(), checks, limits)
-    print(f"local DockerExecutor: {local_s:8.1f} s  ({len(checks) / local_s:.1f} samples/s)")
-
     from apr_eval.sandbox.ray_executor import RayExecutor
 
     start = time.monotonic()
     ray_executor = RayExecutor(address=args.address)
     init_s = time.monotonic() - start
-    ray_s, ray_v = timed(ray_executor, checks, limits)
+    if args.ray_first:
+        ray_s, ray_v = timed(ray_executor, checks, limits)
+    local_s, local_v = timed(DockerExecutor(), checks, limits)
+    if not args.ray_first:
+        ray_s, ray_v = timed(ray_executor, checks, limits)
+    print(f"local DockerExecutor: {local_s:8.1f} s  ({len(checks) / local_s:.1f} samples/s)")
     print(f"Ray executor:         {ray_s:8.1f} s  ({len(checks) / ray_s:.1f} samples/s); "
           f"Ray start + image probe {init_s:.1f} s (once per run, not in the ratio)")
     same = ray_v == local_v
