@@ -12,6 +12,7 @@ class Settings:
     results_dir: Path
     cache_dir: Path
     docker_host: str | None
+    ray_address: str | None = None  # --executor ray: the cluster (unset: a local Ray)
 
     @property
     def db_path(self) -> Path:
@@ -25,4 +26,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         results_dir=Path(env.get("APR_EVAL_RESULTS", "results")),
         cache_dir=Path(env.get("APR_EVAL_CACHE", str(cache_root / "apr-eval"))),
         docker_host=env.get("DOCKER_HOST"),
+        ray_address=env.get("APR_EVAL_RAY_ADDRESS") or None,
     )

@@ -17,7 +17,7 @@ from apr_eval.cli.common import (
     score_table,
     stdout,
 )
-from apr_eval.errors import SandboxUnavailable
+from apr_eval.errors import SandboxUnavailable, UsageError
 from apr_eval.harness import outputs
 from apr_eval.harness.evaluate import EvaluateRequest
 from apr_eval.harness.evaluate import evaluate as run_evaluate
@@ -28,7 +28,13 @@ from apr_eval.sandbox.executor import EXECUTORS, Executor
 from apr_eval.settings import load_settings
 
 
-def make_executor(name: str) -> Executor:
+def make_executor(name: str, ray_address: str | None = None) -> Executor:
+    if ray_address is not None:  # --ray-address (ray branch); otherwise APR_EVAL_RAY_ADDRESS
+        if name != "ray":
+            raise UsageError("--ray-address needs --executor ray")
+        from apr_eval.sandbox.ray_executor import RayExecutor
+
+        return RayExecutor(address=ray_address)
     cls = EXECUTORS.get(name)
     return cls()
 
@@ -79,6 +85,8 @@ def _window_line(benchmark: Benchmark, run: RunDir, req: EvaluateRequest) -> Non
               help="Also write lcb_runner's eval_all shape here (LiveCodeBench).")
 @click.option("--allow-missing", is_flag=True, help="Score only the tasks present.")
 @click.option("--executor", "executor_name", default="docker", show_default=True)
+@click.option("--ray-address", help="--executor ray: the Ray cluster (default: "
+              "$APR_EVAL_RAY_ADDRESS, else a local Ray).")
 @click.option("--start-date", help="LiveCodeBench: first release date (YYYY-MM-DD).")
 @click.option("--end-date", help="LiveCodeBench: last release date (YYYY-MM-DD).")
 @click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]),
@@ -87,14 +95,14 @@ def _window_line(benchmark: Benchmark, run: RunDir, req: EvaluateRequest) -> Non
 def evaluate(bench: str, version: str | None, data_file: str | None, samples: Path,
              run_id: str | None, model_name: str | None, results: str | None,
              evalplus_out: Path | None, lcb_out: Path | None, allow_missing: bool,
-             executor_name: str, start_date: str | None, end_date: str | None,
-             cutoff: datetime | None, workers: int, batch_size: int, strict: bool,
-             memory_mb: int) -> None:
+             executor_name: str, ray_address: str | None, start_date: str | None,
+             end_date: str | None, cutoff: datetime | None, workers: int, batch_size: int,
+             strict: bool, memory_mb: int) -> None:
     """Evaluate samples made elsewhere; print base and plus pass@k."""
     options = {k: v for k, v in (("start_date", start_date), ("end_date", end_date)) if v}
     benchmark = open_benchmark(bench, version, data_file, **options)
     limits = limits_from(workers, batch_size, strict, memory_mb)
-    executor = make_executor(executor_name)
+    executor = make_executor(executor_name, ray_address)
     req = EvaluateRequest(benchmark, samples, results_dir(results), limits, run_id,
                           model_name, allow_missing, cutoff.date() if cutoff else None)
     from apr_eval.harness.evaluate import load_samples

@@ -91,11 +91,18 @@ class DockerExecutor:
     def _one_container(self, checks: Sequence[Check], limits: SandboxLimits
                        ) -> tuple[list[Execution], list[Check], str]:
         payload, budgets = encode_batch(checks, limits)
+        return settle(checks, self.stream(payload, limits, budgets))
+
+    def stream(self, payload: bytes, limits: SandboxLimits,
+               budgets: dict[tuple[str, str], float]) -> Stream:
+        """One container for an encoded batch (engine hiccups retried); infra loss -> error.
+
+        The only part of a batch that needs the engine: the Ray executor calls it on the node.
+        """
         try:
-            stream = self._stream(payload, limits, budgets)
+            return self._stream(payload, limits, budgets)
         except _EngineHiccup as exc:
-            return [], list(checks), str(exc)
-        return settle(checks, stream)
+            return Stream(error=str(exc))
 
     @retry(retry=retry_if_exception_type(_EngineHiccup), stop=stop_after_attempt(3),
            wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
