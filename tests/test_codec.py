@@ -93,7 +93,7 @@ def test_no_digest_where_equality_is_not_structural():
 
 
 def test_digest_fast_path_matches_slow_path():
-    ints = list(range(-50, 50)) + [10**40]
+    ints = [*range(-50, 50), 10**40]
     mixed = [float(i) for i in range(-50, 50)] + [10**40]  # forces the per-element path
     assert codec.digest(ints) == codec.digest(mixed)
     assert codec.digest([True, 2]) == codec.digest([1, 2])

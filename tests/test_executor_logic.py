@@ -92,3 +92,20 @@ def test_oom_flag_turns_a_killed_group_into_oom():
                               "job": "j0", "group": "base", "t": "group"}], oom_killed=True)
     settle([c], stream)
     assert seen[0].end is GroupEnd.OOM
+
+
+def test_ray_driver_confirms_timeouts_like_the_local_executor():
+    from collections import deque
+
+    from apr_eval.sandbox.ray_executor import RayExecutor, _Attempt
+
+    def record(end, outcomes):
+        return Stream(records=[{"outcomes": outcomes, "end": end, "detail": "", "job": "j0",
+                                "group": "base", "t": "group"}])
+
+    queue: deque = deque()
+    first = list(RayExecutor._settle(_Attempt([check("a")], 0), record("timeout", []), queue))
+    assert first == [] and len(queue) == 1 and queue[0].first is not None
+    second = list(RayExecutor._settle(queue.popleft(), record("completed", [["returned", 1, "", 0.0]]),
+                                      queue))
+    assert [e.verdict for e in second] == [Verdict.PASSED] and not queue

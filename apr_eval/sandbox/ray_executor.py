@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apr_eval.core import Check, Execution, SandboxLimits
+from apr_eval.core import Check, Execution, SampleKey, SandboxLimits, Verdict
 from apr_eval.errors import AprEvalError, SandboxUnavailable, UsageError
 from apr_eval.sandbox.container import Stream
 from apr_eval.sandbox.docker_executor import (
@@ -106,6 +106,8 @@ def run_payload(image: str, digest: str, payload: bytes, limits: SandboxLimits,
 class _Attempt:
     checks: list[Check]
     number: int  # 0: the planned batch; 1..RETRIES: one sample per container
+    # A timeout-confirmation run (as the local executor's confirm_timeouts): the first verdicts
+    first: dict[SampleKey, Execution] | None = None
 
 
 class RayExecutor:
@@ -215,7 +217,8 @@ class RayExecutor:
                 for ref in ready:
                     attempt = flying.pop(ref)
                     start = time.perf_counter()
-                    done = list(self._settle(attempt, self._fetch(ref), queue))
+                    done = list(self._settle(attempt, self._fetch(ref), queue,
+                                             limits.confirm_timeouts))
                     self.driver_seconds += time.perf_counter() - start
                     self.tasks_done += 1
                     yield from done
@@ -224,11 +227,20 @@ class RayExecutor:
                 self._ray.cancel(ref)
 
     @staticmethod
-    def _settle(attempt: _Attempt, stream: Stream, queue: deque[_Attempt]
-                ) -> Iterator[Execution]:
-        """Judge on the driver; the local executor's retry policy for what is left."""
+    def _settle(attempt: _Attempt, stream: Stream, queue: deque[_Attempt],
+                confirm: bool = True) -> Iterator[Execution]:
+        """Judge on the driver; the local executor's retry policy for what is left, and its
+        timeout confirmation (a TIMEOUT stands only if a second fresh run times out too)."""
         finished, lost, why = settle(attempt.checks, stream)
-        yield from finished
+        if attempt.first is not None:
+            again = {e.key: e for e in finished if e.verdict is not Verdict.INFRA_ERROR}
+            yield from (again.get(c.job.key, attempt.first[c.job.key]) for c in attempt.checks)
+            return
+        timeouts = {e.key: e for e in finished if confirm and e.verdict is Verdict.TIMEOUT}
+        yield from (e for e in finished if e.key not in timeouts)
+        if timeouts:
+            queue.append(_Attempt([c for c in attempt.checks if c.job.key in timeouts],
+                                  attempt.number, dict(timeouts)))
         if attempt.number < RETRIES:
             queue.extendleft(_Attempt([c], attempt.number + 1) for c in lost)
         else:
