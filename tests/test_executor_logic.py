@@ -106,6 +106,6 @@ def test_ray_driver_confirms_timeouts_like_the_local_executor():
     queue: deque = deque()
     first = list(RayExecutor._settle(_Attempt([check("a")], 0), record("timeout", []), queue))
     assert first == [] and len(queue) == 1 and queue[0].first is not None
-    second = list(RayExecutor._settle(queue.popleft(), record("completed", [["returned", 1, "", 0.0]]),
-                                      queue))
+    ok = record("completed", [["returned", 1, "", 0.0]])
+    second = list(RayExecutor._settle(queue.popleft(), ok, queue))
     assert [e.verdict for e in second] == [Verdict.PASSED] and not queue
