@@ -131,10 +131,16 @@ def reliability_guard() -> None:
     for which in (resource.RLIMIT_AS, resource.RLIMIT_DATA, resource.RLIMIT_STACK):
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(which, (limit, limit))
-    faulthandler.disable()
-
+    _disable_shared()
     b: Any = builtins
     b.exit = None
+    b.open = None
+
+
+def _disable_shared() -> None:
+    """What evalplus's and lcb_runner's ``reliability_guard`` both disable."""
+    faulthandler.disable()
+    b: Any = builtins
     b.quit = None
     b.help = None
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -144,7 +150,6 @@ def reliability_guard() -> None:
                  "unlink", "fchmod", "fchown", "chmod", "chown", "chroot", "lchflags", "lchmod",
                  "lchown", "getcwd", "chdir"):
         setattr(o, name, None)
-    b.open = None
 
     import shutil
     import subprocess
@@ -166,29 +171,7 @@ def reliability_guard() -> None:
 
 
 def lcb_guard() -> None:
-    faulthandler.disable()
-    b: Any = builtins
-    b.quit = None
-    b.help = None
-    os.environ["OMP_NUM_THREADS"] = "1"
-    o: Any = os
-    for name in ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid",
-                 "fork", "forkpty", "killpg", "rename", "renames", "truncate", "replace",
-                 "unlink", "fchmod", "fchown", "chmod", "chown", "chroot", "lchflags", "lchmod",
-                 "lchown", "getcwd", "chdir"):
-        setattr(o, name, None)
-
-    import shutil
-    import subprocess
-
-    s: Any = shutil
-    s.rmtree = None
-    s.move = None
-    s.chown = None
-    sp: Any = subprocess
-    sp.Popen = None
-    for mod in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
-        sys.modules[mod] = None  # type: ignore[assignment]
+    _disable_shared()
 
 
 class LcbStdin(io.StringIO):
