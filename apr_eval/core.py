@@ -139,6 +139,11 @@ class TestGroup:
     # >0: the group is compared by exact equality only, so outputs whose encoding is longer
     # than this many bytes may be reported as canonical digests (codec.digest).
     digest_over: int = 0
+    # >0: an output that weighs more than this (codec.weight) cannot equal any expected output
+    # of the group; the runner reports it as oversized instead of walking it. 0: no such cap.
+    max_weight: int = 0
+    # The canonical solution's CPU seconds per input, where known (see doubtful_timeout).
+    reference_times: tuple[float, ...] = ()
 
     def budget(self) -> float:
         return self.deadline_s or (sum(self.time_limits) + 1.0)

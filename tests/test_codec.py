@@ -97,3 +97,48 @@ def test_digest_fast_path_matches_slow_path():
     mixed = [float(i) for i in range(-50, 50)] + [10**40]  # forces the per-element path
     assert codec.digest(ints) == codec.digest(mixed)
     assert codec.digest([True, 2]) == codec.digest([1, 2])
+
+
+def test_weight_is_the_same_for_equal_values():
+    w = codec.weight
+    pairs = [([1, 2.0, True], [1.0, 2, 1]), ({"a": [1, 2]}, {"a": (1, 2)}),
+             ({3, 1, 2}, frozenset({1, 2, 3})), (("ab", b"cd"), ("ab", bytearray(b"cd"))),
+             ([[1], ["xyz"]], [[1.0], ["xyz"]])]
+    for a, b in pairs:
+        assert w(a) == w(b)
+    assert w([[1], ["xyz"]]) == 2 + 1 + 1 + 3 and w(7) == 0 and w("abc") == 3
+
+
+def test_weight_stops_at_the_cap_on_shared_structures():
+    x: list = [1]
+    for _ in range(200):  # 10**200 paths: walking them all would never end
+        x = [x] * 10
+    assert codec.weight(x, cap=10_000) > 10_000
+
+
+def test_weight_reads_subclasses_through_builtin_methods():
+    class Liar(list):
+        def __len__(self):
+            return 0
+
+        def __iter__(self):
+            return iter(())
+
+    assert codec.weight(Liar(["abc", [1, 2]])) == 2 + 3 + 2
+
+
+def test_strings_only_sequences_digest_like_python_equality():
+    class S(str):
+        def __repr__(self):
+            return "lie"
+
+    d = codec.digest
+    assert d(["ab", "c"]) == d([S("ab"), "c"])
+    assert d(("ab", "c")) != d(["ab", "c"])
+    assert d(["ab", "c"]) != d(["ab", "d"]) and d(["a'", "b"]) != d(["a", "'b"])
+    assert d([("x", "y")] * 3) == d([("x", S("y"))] * 3)
+
+
+def test_oversized_tag_decodes_to_a_value_equal_to_nothing():
+    v = codec.decode({"$x": 5})
+    assert isinstance(v, codec.Opaque) and v != v

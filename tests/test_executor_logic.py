@@ -4,6 +4,7 @@ from apr_eval.core import (
     Check,
     ExecMode,
     Execution,
+    FailingTest,
     GroupEnd,
     GroupResult,
     Job,
@@ -12,7 +13,12 @@ from apr_eval.core import (
     Verdict,
 )
 from apr_eval.sandbox.container import Stream
-from apr_eval.sandbox.docker_executor import confirm_timeouts, plan_batches, settle
+from apr_eval.sandbox.docker_executor import (
+    confirm_timeouts,
+    doubtful_timeout,
+    plan_batches,
+    settle,
+)
 
 GROUP = TestGroup("base", ((1,),), (1.0,), 3.0)
 
@@ -109,3 +115,16 @@ def test_ray_driver_confirms_timeouts_like_the_local_executor():
     ok = record("completed", [["returned", 1, "", 0.0]])
     second = list(RayExecutor._settle(queue.popleft(), ok, queue))
     assert [e.verdict for e in second] == [Verdict.PASSED] and not queue
+
+
+def test_only_timeouts_near_the_reference_time_are_doubted():
+    group = TestGroup("base", ((1,), (2,)), (1.0, 8.0), 20.0, reference_times=(1e-5, 2.0))
+    c = Check(Job(SampleKey("p", 0), "x", ExecMode.FUNCTION, "f", (group,)), judge_for("p", 0))
+
+    def timeout(index: int, reason: str = "time limit") -> Execution:
+        return Execution("p", 0, Verdict.TIMEOUT, failing=FailingTest("base", index, reason=reason))
+
+    assert not doubtful_timeout(c, timeout(0))  # 1 s floor vs 10 us canonical: the sample's
+    assert doubtful_timeout(c, timeout(1))  # 4x a 2 s canonical: load could do that
+    assert doubtful_timeout(c, timeout(0, reason="timeout"))  # the group's wall deadline
+    assert not doubtful_timeout(c, Execution("p", 0, Verdict.FAILED))

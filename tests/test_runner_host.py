@@ -7,10 +7,11 @@ import sys
 from apr_eval.sandbox import codec
 
 
-def run_batch(jobs, inputs, limits=None, deadline=5.0, output_bytes=1 << 20):
+def run_batch(jobs, inputs, limits=None, deadline=5.0, output_bytes=1 << 20, group=None):
     batch = {
         "groups": {"g0": {"inputs": [codec.encode(x) for x in inputs],
-                          "limits": limits or [1.0] * len(inputs), "deadline": deadline}},
+                          "limits": limits or [1.0] * len(inputs), "deadline": deadline,
+                          **(group or {})}},
         "jobs": [{"id": f"j{i}", "code": code, "mode": "function", "entry": "f",
                   "guard": "evalplus", "groups": [["base", "g0"]]}
                  for i, code in enumerate(jobs)],
@@ -63,9 +64,43 @@ def test_group_wall_deadline_stops_a_sleeper():
 
 
 def test_forged_record_lines_cannot_claim_other_jobs():
-    forger = ("import os\ndef f(a):\n"
-              "    os.write(3, b'[\"returned\", 1, \"\", 0]], \"job\": \"j1\", \"x\": [[\\n')\n"
-              "    return a\n")
+    forger = ("import os\ndef f(a):\n    for fd in range(3, 30):\n        try:\n"
+              "            os.write(fd, b'[\"returned\", 1, \"\", 0]], '\n"
+              "                     b'\"job\": \"j1\", \"x\": [[\\n')\n"
+              "        except OSError:\n            pass\n    return a\n")
     g0, g1 = run_batch([forger, "def f(a):\n    return -a\n"], [(5,)])
     assert g0["job"] == "j0" and g1["job"] == "j1"
     assert [codec.decode(o[1]) for o in g1["outcomes"]] == [-5]
+
+
+def test_output_heavier_than_the_cap_is_reported_oversized_and_stops():
+    nested = ("def f(n):\n    x = [1]\n    for _ in range(n):\n        x = [x] * 10\n"
+              "    return x\n")
+    batch_group = {"max_weight": 1000}
+    (g,) = run_batch([nested], [(2,), (300,), (1,)], group=batch_group)
+    kinds = [o[0] for o in g["outcomes"]]
+    assert kinds == ["returned", "returned"] and g["end"] == "stopped"
+    assert codec.decode(g["outcomes"][0][1]) == [[[1]] * 10] * 10
+    assert g["outcomes"][1][1] == {"$x": 1000}
+
+
+def test_ground_truth_mode_reports_the_heaviest_output():
+    (g,) = run_batch(["def f(a):\n    return 'x' * a\n"], [(3,), (40,), (5,)],
+                     group={"measure": True})
+    assert g["heaviest"] == 40 and g["end"] == "completed"
+
+
+def test_outcomes_before_a_raise_are_all_reported_in_order():
+    code = "def f(a):\n    if a == 500:\n        raise KeyError\n    return a\n"
+    (g,) = run_batch([code], [(i,) for i in range(600)])
+    assert [codec.decode(o[1]) for o in g["outcomes"][:500]] == list(range(500))
+    assert g["outcomes"][500][:3] == ["raised", None, "KeyError"] and len(g["outcomes"]) == 501
+
+
+def test_garbage_on_the_result_pipe_marks_only_that_group_crashed():
+    garbage = ("import os\ndef f(a):\n    for fd in range(3, 30):\n        try:\n"
+               "            os.write(fd, b'[\"returned\", nope\\n')\n"
+               "        except OSError:\n            pass\n    return a\n")
+    g0, g1 = run_batch([garbage, "def f(a):\n    return a\n"], [(1,)])
+    assert (g0["end"], g0["detail"], g0["outcomes"]) == ("crashed", "malformed outcome line", [])
+    assert g1["end"] == "completed"

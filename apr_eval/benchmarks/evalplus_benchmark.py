@@ -14,6 +14,7 @@ from apr_eval.benchmarks.evalplus_common import (
     Expected,
     exact_only,
     group_digest_over,
+    group_max_weight,
     make_group,
     read_tasks,
 )
@@ -141,6 +142,7 @@ class EvalplusBenchmark:
                 make_group(g, t.get(f"{g}_input", []), truth.times[g],
                            limits.min_time_limit_s, limits.time_limit_factor,
                            group_digest_over(self.dataset, t["entry_point"], atol,
-                                             truth.outputs[g]))
+                                             truth.outputs[g]),
+                           group_max_weight(t["entry_point"], truth.heaviest.get(g, 0)))
                 for g in GROUPS)
         return self._groups[key]

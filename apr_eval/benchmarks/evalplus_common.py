@@ -32,6 +32,7 @@ from apr_eval.sandbox import codec
 
 DATA_DIR = Path(__file__).parent / "data" / "evalplus"
 TASK_TIMEOUT_S = 60.0  # evalplus's EVALPLUS_TIMEOUT_PER_TASK default
+WEIGHT_MARGIN = 1 << 20  # see group_max_weight
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ def time_limits(gt_times: Sequence[float], floor: float, factor: float) -> tuple
 
 
 def make_group(name: str, inputs: Sequence[Any], gt_times: Sequence[float], floor: float,
-               factor: float, digest_over: int = 0) -> TestGroup:
+               factor: float, digest_over: int = 0, max_weight: int = 0) -> TestGroup:
     limits = time_limits(gt_times, floor, factor)
     # evalplus: process timeout = min(60, sum(limits)) + 1, joined with one more second. Our
     # group also spends wall time reporting every output (encoding, digesting large ones) that
@@ -218,20 +219,25 @@ def make_group(name: str, inputs: Sequence[Any], gt_times: Sequence[float], floo
     # backstop gets an allowance: digesting Mbpp/255's 1.66M tuples of 77 strings takes far
     # longer than the canonical solution's own 1.7 s (itertools, in C).
     deadline = min(TASK_TIMEOUT_S, sum(limits)) + 2.0 + 30.0 + 30.0 * sum(gt_times)
-    return TestGroup(name, tuple(inputs), limits, deadline, digest_over)
+    return TestGroup(name, tuple(inputs), limits, deadline, digest_over, max_weight,
+                     tuple(gt_times))
 
 
 SPECIAL_ENTRY_POINTS = frozenset({"are_equivalent", "sum_div", "surface_Area",
                                   "digit_distance_nums", "find_zero"})
 
 
-def exact_only(dataset: str, entry_point: str, atol: float) -> bool:
-    """Whether every output of the task is compared with plain ``==`` (before float checks)."""
+def has_oracle(entry_point: str) -> bool:
+    """Whether evalplus judges the task's outputs with a special oracle instead of ``==``."""
     from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS, MBPP_OUTPUT_SET_EQ_TASKS
 
-    special = SPECIAL_ENTRY_POINTS | set(MBPP_OUTPUT_SET_EQ_TASKS) | set(
-        MBPP_OUTPUT_NOT_NONE_TASKS)
-    return atol == 0 and entry_point not in special
+    return entry_point in SPECIAL_ENTRY_POINTS or entry_point in MBPP_OUTPUT_SET_EQ_TASKS or (
+        entry_point in MBPP_OUTPUT_NOT_NONE_TASKS)
+
+
+def exact_only(dataset: str, entry_point: str, atol: float) -> bool:
+    """Whether every output of the task is compared with plain ``==`` (before float checks)."""
+    return atol == 0 and not has_oracle(entry_point)
 
 
 def group_digest_over(dataset: str, entry_point: str, atol: float,
@@ -247,6 +253,14 @@ def group_digest_over(dataset: str, entry_point: str, atol: float,
     from apr_eval.benchmarks.groundtruth import DIGEST_OVER
 
     return DIGEST_OVER
+
+
+def group_max_weight(entry_point: str, heaviest: int) -> int:
+    """The oversize cap of a group (see codec.weight): equal values weigh the same, so with
+    ``==`` the heaviest expected output would do; the margin covers evalplus's tolerance
+    (np.allclose broadcasts). No cap where an oracle may accept any size: set equality
+    (duplicates), 'is not None', Mbpp/164's 'always equal'."""
+    return 0 if has_oracle(entry_point) else 2 * heaviest + WEIGHT_MARGIN
 
 
 Deserializer = Callable[[str, list[Any]], list[Any]]

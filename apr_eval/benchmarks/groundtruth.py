@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from apr_eval.sandbox import codec
 
 GT_TIME_LIMIT_S = 60.0
 DIGEST_OVER = 64 * 1024  # bytes of encoded output above which exact-only outputs are digests
-CACHE_FORMAT = 4  # 2: CPU-second times; 3: large outputs as digests; 4: floats too
+CACHE_FORMAT = 5  # 2: CPU-second times; 3: large outputs as digests; 4: floats too;
+# 5: group weights, strings-only sequences digested through repr
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class GroundTruth:
     outputs: Mapping[str, tuple[Any, ...]]
     times: Mapping[str, tuple[float, ...]]
     errors: tuple[str, ...] = ()  # inputs where the canonical solution itself failed
+    heaviest: Mapping[str, int] = field(default_factory=dict)  # group -> max codec.weight
 
 
 def _batch(tasks: Sequence[CanonicalTask], digests: bool = True) -> bytes:
@@ -53,7 +55,8 @@ def _batch(tasks: Sequence[CanonicalTask], digests: bool = True) -> bytes:
             groups[gid] = {"inputs": [codec.encode(x) for x in inputs],
                            "limits": [GT_TIME_LIMIT_S] * len(inputs),
                            "deadline": GT_TIME_LIMIT_S * max(1, len(inputs)),
-                           "digest_over": DIGEST_OVER if t.digest_ok and digests else 0}
+                           "digest_over": DIGEST_OVER if t.digest_ok and digests else 0,
+                           "measure": True}
             refs.append([name, gid])
         jobs.append({"id": t.task_id, "code": t.code, "mode": "function",
                      "entry": t.entry_point, "guard": "none", "groups": refs})
@@ -107,8 +110,10 @@ def _to_truth(task: CanonicalTask, records: Mapping[str, Any], not_none: bool) -
     outputs: dict[str, tuple[Any, ...]] = {}
     times: dict[str, tuple[float, ...]] = {}
     errors: list[str] = []
+    heaviest: dict[str, int] = {}
     for name, inputs in task.groups.items():
         rec = records.get(name, {"outcomes": [], "end": "lost"})
+        heaviest[name] = int(rec.get("heaviest", 0))
         values = []
         for kind, value, error, _ in rec["outcomes"]:
             decoded = codec.decode(value)
@@ -121,7 +126,7 @@ def _to_truth(task: CanonicalTask, records: Mapping[str, Any], not_none: bool) -
         outputs[name] = tuple(values)
         times[name] = tuple(float(o[3]) for o in rec["outcomes"]) + (
             (GT_TIME_LIMIT_S,) * (len(inputs) - len(rec["outcomes"])))
-    return GroundTruth(outputs, times, tuple(errors))
+    return GroundTruth(outputs, times, tuple(errors), heaviest)
 
 
 def load_or_compute(cache_file: Path, tasks: Sequence[CanonicalTask],

@@ -6,8 +6,9 @@ Plain JSON keeps ``None``, ``bool``, ``int``, ``str`` and finite ``float``; ever
 one-key object: ``{"$t": [...]}`` tuple, ``{"$s": [...]}`` set, ``{"$fs": [...]}`` frozenset,
 ``{"$d": [[k, v], ...]}`` dict, ``{"$c": [re, im]}`` complex, ``{"$f": "nan"|"inf"|"-inf"}``,
 ``{"$b": "<base64>"}`` bytes, ``{"$i": "0x..."}`` huge int, ``{"$h": [sha256, bytes]}`` digest
-of a large value (see :func:`digest`), ``{"$o": "TypeName"}`` anything else. An ``$o`` value
-decodes to an :class:`Opaque`, which equals nothing: a program cannot pass by returning an
+of a large value (see :func:`digest`), ``{"$x": weight}`` a value too large to be any expected
+output (see :func:`weight`), ``{"$o": "TypeName"}`` anything else. ``$o`` and ``$x`` values
+decode to an :class:`Opaque`, which equals nothing: a program cannot pass by returning an
 object whose ``__eq__`` lies. Subclasses of builtins are encoded through the builtin's own
 methods, so an overridden ``__eq__``/``__iter__``/``__str__`` is never consulted.
 """
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import math
+from collections.abc import Iterator
 from typing import Any
 
 MAX_DEPTH = 100
@@ -117,7 +120,82 @@ def decode(data: Any) -> Any:
         return Opaque(str(body))
     if tag == "$h":
         return Digest(str(body[0]), int(body[1]))
+    if tag == "$x":
+        return Opaque(f"oversized output (weight > {int(body)})")
     raise EncodeError(f"unknown tag {tag!r}")
+
+
+# ------------------------------------------------------------------ the size of a value
+#
+# A program can return a value whose *logical* size is astronomical while its memory is small
+# (``x = [x] * 10`` forty times: shared references). evalplus compares such a value with ``==``
+# in C and moves on; encoding or digesting it here would walk every path. ``weight`` measures a
+# value in a way ``==`` preserves exactly (equal values have equal weights: same lengths of
+# every container and string), so a value heavier than every expected output of its group,
+# with a margin, cannot equal any of them, and the runner reports it as oversized instead.
+
+SCALARS = frozenset({int, float, bool, complex, type(None)})
+_SEQUENCES = frozenset({list, tuple, set, frozenset})
+_CHUNK = 1 << 16
+
+
+def weight(value: Any, cap: int = -1) -> int:
+    """Sum of the lengths of every container and string/bytes in ``value`` (a dict counts its
+    keys and values); numbers weigh 0. With ``cap >= 0`` the walk stops as soon as the weight
+    exceeds it (the result is then > cap). Walks in chunks with C-level bulk operations (a
+    million small tuples cost a few ``map`` calls, not a million Python steps); memory stays
+    O(depth x chunk)."""
+    total = 0
+    stack: list[Iterator[Any]] = [iter((value,))]
+    while stack and not 0 <= cap < total:
+        part = list(itertools.islice(stack[-1], _CHUNK))
+        if not part:
+            stack.pop()
+            continue
+        kinds = set(map(type, part))
+        buckets = {kinds.pop(): part} if len(kinds) == 1 else _by_type(part)
+        for t, items in buckets.items():
+            if t in SCALARS:
+                continue
+            if t is str or t is bytes or t is bytearray:
+                total += sum(map(len, items))
+            elif t in _SEQUENCES:
+                total += sum(map(len, items))
+                stack.append(itertools.chain.from_iterable(items))
+            elif t is dict:
+                total += 2 * sum(map(len, items))
+                stack.append(itertools.chain.from_iterable(
+                    itertools.chain.from_iterable(map(dict.items, items))))
+            else:  # subclasses of builtins: through the builtin's own methods, one by one
+                children: list[Any] = []
+                total += sum(_sub_weight(x, children) for x in items)
+                stack.append(iter(children))
+    return total
+
+
+def _by_type(part: list[Any]) -> dict[type, list[Any]]:
+    buckets: dict[type, list[Any]] = {}
+    for x in part:
+        buckets.setdefault(type(x), []).append(x)
+    return buckets
+
+
+def _sub_weight(x: Any, level: list[Any]) -> int:
+    """Weight of a builtin subclass instance itself; its elements go onto ``level``."""
+    if isinstance(x, str):
+        return str.__len__(x)
+    if isinstance(x, (bytes, bytearray)):
+        return bytes.__len__(x) if isinstance(x, bytes) else bytearray.__len__(x)
+    if isinstance(x, dict):
+        pairs = list(dict.items(x))
+        level.extend(itertools.chain.from_iterable(pairs))
+        return 2 * len(pairs)
+    base: Any = next((b for b in (list, tuple, set, frozenset) if isinstance(x, b)), None)
+    if base is None:
+        return 0
+    items = list(base.__iter__(x))
+    level.extend(items)
+    return len(items)
 
 
 # ------------------------------------------------------------------ digests of large values
@@ -209,8 +287,14 @@ def _feed(h: _Hasher, value: Any, depth: int, floats: bool) -> None:
     elif isinstance(value, (tuple, list)):
         items = list(tuple.__iter__(value) if isinstance(value, tuple) else list.__iter__(value))
         h.put(b"t(" if isinstance(value, tuple) else b"l(")
-        if items and all(type(v) is int for v in items):  # fast path, same bytes as _number
+        kinds = set(map(type, items))
+        if kinds == {int}:  # fast path, same bytes as _number
             h.put(("n" + ";n".join(map(hex, items)) + ";").encode())
+        elif kinds and all(issubclass(k, str) for k in kinds):
+            # Strings only: a str equals only a str, so every value equal to this one takes
+            # this branch too. repr (in C) is injective on strings: one call, not one per item.
+            texts = items if kinds == {str} else [str.__str__(v) for v in items]
+            h.put(b"q" + repr(texts).encode("utf-8", "surrogatepass"))
         else:
             for v in items:
                 _feed(h, v, d, floats)

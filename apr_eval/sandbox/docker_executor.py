@@ -17,6 +17,7 @@ sample that still has no verdict gets INFRA_ERROR. A timeout is confirmed by a s
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
@@ -31,6 +32,7 @@ from apr_eval.core import (
     Outcome,
     OutcomeKind,
     SandboxLimits,
+    TestGroup,
     Verdict,
 )
 from apr_eval.sandbox import codec, engine
@@ -118,16 +120,37 @@ class DockerExecutor:
             raise _EngineHiccup(f"engine error: {exc}") from None
 
 
-def confirm_timeouts(batch: Sequence[Check], done: list[Execution],
-                     rerun: Callable[[Sequence[Check]], list[Execution]]) -> list[Execution]:
-    """A TIMEOUT stands only if a second, fresh run times out too.
+CLEAR_TIMEOUT = 20.0  # a sample over this many times the canonical CPU time is slow by itself
+
+
+def doubtful_timeout(check: Check, execution: Execution) -> bool:
+    """Whether a TIMEOUT needs a second, fresh run to stand.
 
     Per-input limits are a few times the canonical solution's CPU time, and on a shared
     machine CPU time itself stretches with load (memory-bound code most), so one timeout can
-    be the machine's, not the sample's. A sample that really hangs pays its limit twice.
+    be the machine's, not the sample's. Not so where the limit (the floor) is
+    ``CLEAR_TIMEOUT`` times the canonical solution's own time or more: no load stretches CPU
+    time that far. A group's wall-clock deadline is always doubted.
     """
+    if execution.verdict is not Verdict.TIMEOUT:
+        return False
+    failing = execution.failing
+    if failing is None or failing.reason != "time limit":
+        return True
+    group = next((g for g in check.job.groups if g.name == failing.group), None)
+    if group is None or not 0 <= failing.index < len(group.reference_times):
+        return True
+    reference = group.reference_times[failing.index]
+    return group.time_limits[failing.index] < CLEAR_TIMEOUT * reference
+
+
+def confirm_timeouts(batch: Sequence[Check], done: list[Execution],
+                     rerun: Callable[[Sequence[Check]], list[Execution]]) -> list[Execution]:
+    """A doubtful TIMEOUT (see ``doubtful_timeout``) stands only if a second, fresh run times
+    out too. A sample that really hangs near its limit pays it twice."""
     by_key = {c.job.key: c for c in batch}
-    suspects = [by_key[e.key] for e in done if e.verdict is Verdict.TIMEOUT and e.key in by_key]
+    suspects = [by_key[e.key] for e in done
+                if e.key in by_key and doubtful_timeout(by_key[e.key], e)]
     if not suspects:
         return done
     second = {e.key: e for e in rerun(suspects) if e.verdict is not Verdict.INFRA_ERROR}
@@ -153,9 +176,10 @@ def encode_batch(checks: Sequence[Check], limits: SandboxLimits
         for g in job.groups:
             gid = groups.setdefault(id(g), f"g{len(groups)}")
             if gid not in group_table:
-                group_table[gid] = {"inputs": [codec.encode(x) for x in g.inputs],
+                group_table[gid] = {"inputs": _encoded_inputs(g),
                                     "limits": list(g.time_limits), "deadline": g.budget(),
-                                    "digest_over": g.digest_over}
+                                    "digest_over": g.digest_over,
+                                    "max_weight": g.max_weight}
             refs.append([g.name, gid])
             budgets[(f"j{i}", g.name)] = g.budget()
         jobs.append({"id": f"j{i}", "code": job.code, "mode": job.mode.value,
@@ -163,6 +187,23 @@ def encode_batch(checks: Sequence[Check], limits: SandboxLimits
     payload = {"groups": group_table, "jobs": jobs, "output_bytes": limits.output_bytes,
                "result_bytes": RESULT_BYTES}
     return json.dumps(payload).encode(), budgets
+
+
+_ENCODED: dict[int, tuple[TestGroup, list[Any]]] = {}
+_ENCODED_LOCK = threading.Lock()
+
+
+def _encoded_inputs(group: TestGroup) -> list[Any]:
+    """A group's inputs encoded once per process, not once per batch (N samples of a problem
+    fill N/batch_size batches). Keyed by identity; the entry keeps the group alive."""
+    with _ENCODED_LOCK:
+        hit = _ENCODED.get(id(group))
+    if hit is not None and hit[0] is group:
+        return hit[1]
+    encoded = [codec.encode(x) for x in group.inputs]
+    with _ENCODED_LOCK:
+        _ENCODED[id(group)] = (group, encoded)
+    return encoded
 
 
 def _outcome(item: Any) -> Outcome:

@@ -6,8 +6,8 @@ raised exception, per-input timeout). It never sees expected outputs and never d
 sample passed: the host does. Each group record it prints is one JSON line whose identifying keys
 come *after* the child's data, so a child cannot forge another job's record.
 
-Input: ``{"groups": {gid: {"inputs": [...], "limits": [...],
-"deadline": s}},
+Input: ``{"groups": {gid: {"inputs": [...], "limits": [...], "deadline": s,
+"digest_over": bytes, "max_weight": w, "measure": bool}},
 "jobs": [{"id", "code", "mode", "entry", "guard", "groups": [[name, gid], ...]}],
 "output_bytes": N, "result_bytes": N}``.
 Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``,
@@ -32,6 +32,7 @@ from apr_eval.sandbox import codec, guard
 
 KINDS = ("returned", "raised", "timed_out")
 CHUNK = 1 << 16
+FLUSH_S = 0.02
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -45,10 +46,35 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[n:]
 
 
+class _Results:
+    """The child's result pipe, buffered: a write (and a wake-up of the parent) per 64 KiB or
+    per ``FLUSH_S``, not per input. Outcomes still buffered when the process dies hard (killed
+    at the wall deadline, out of memory, ``os._exit``) are lost: the group then ends as that
+    death says, a few milliseconds' outcomes earlier than it would otherwise."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.last = time.monotonic()
+
+    def line(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= CHUNK or time.monotonic() - self.last >= FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        _write_all(self.fd, b"".join(self.parts))
+        self.parts.clear()
+        self.size = 0
+        self.last = time.monotonic()
+
+
 # ---------------------------------------------------------------- child side
 
 
-def _report(fd: int, kind: str, value: Any, error: str, duration: float,
+def _report(res: _Results, kind: str, value: Any, error: str, duration: float,
             digest_over: int = 0) -> None:
     """One outcome line. In exact-compare groups a value over ``digest_over`` bytes is sent as
     its canonical digest (see codec.digest), which the host compares with the expected one's."""
@@ -56,7 +82,7 @@ def _report(fd: int, kind: str, value: Any, error: str, duration: float,
         d = codec.digest(value)
         if d is not None:
             line = json.dumps([kind, {"$h": [d.hexdigest, -1]}, error, duration])
-            _write_all(fd, line.encode() + b"\n")
+            res.line(line.encode() + b"\n")
             return
     try:
         line = json.dumps([kind, codec.encode(value), error, duration])
@@ -66,7 +92,17 @@ def _report(fd: int, kind: str, value: Any, error: str, duration: float,
         d = codec.digest(value)
         if d is not None:
             line = json.dumps([kind, {"$h": [d.hexdigest, len(line)]}, error, duration])
-    _write_all(fd, line.encode() + b"\n")
+    res.line(line.encode() + b"\n")
+
+
+def _oversized(res: _Results, value: Any, cap: int, duration: float) -> bool:
+    """Report ``value`` as oversized (and return True) when it weighs more than ``cap``: it
+    cannot equal any expected output of the group (see codec.weight), and encoding it could
+    take forever (``[x] * 10`` nested forty deep is small in memory, huge to walk)."""
+    if cap <= 0 or type(value) in codec.SCALARS or codec.weight(value, cap) <= cap:
+        return False
+    res.line(json.dumps(["returned", {"$x": cap}, "", duration]).encode() + b"\n")
+    return True
 
 
 def _min_size(value: Any) -> int:
@@ -76,8 +112,10 @@ def _min_size(value: Any) -> int:
     return 0
 
 
-def _end(fd: int, end: str, detail: str = "", floats: bool = False) -> None:
-    _write_all(fd, json.dumps(["end", end, detail[-2000:], floats]).encode() + b"\n")
+def _end(res: _Results, end: str, detail: str = "", floats: bool = False,
+         heaviest: int = 0) -> None:
+    res.line(json.dumps(["end", end, detail[-2000:], floats, heaviest]).encode() + b"\n")
+    res.flush()
 
 
 def _is_floats(x: Any) -> bool:
@@ -87,55 +125,65 @@ def _is_floats(x: Any) -> bool:
     return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, float) for i in x)
 
 
-def _each_input(fd: int, group: dict[str, Any], call: Callable[[Any], Any]) -> None:
+def _each_input(res: _Results, group: dict[str, Any], call: Callable[[Any], Any]) -> None:
     """Run ``call`` on every input under its CPU-time limit, reporting each outcome; stop at
-    the first raise or timeout (evalplus's fast check; lcb_runner stops there too)."""
+    the first raise or timeout (evalplus's fast check; lcb_runner stops there too), or at an
+    output too heavy to be right. With ``measure`` (ground truth), report the heaviest output."""
     floats = False
+    heaviest = 0
+    cap, measure = int(group.get("max_weight", 0)), bool(group.get("measure"))
     for item, limit in zip(group["inputs"], group["limits"], strict=False):
         start = time.process_time()
         try:
             with guard.time_limit(limit):
                 out = call(item)
         except guard.TimeoutException:
-            _report(fd, "timed_out", None, "", time.process_time() - start)
-            _end(fd, "stopped")
+            _report(res, "timed_out", None, "", time.process_time() - start)
+            _end(res, "stopped")
             return
         except BaseException as exc:  # noqa: BLE001 - whatever the program raises is reported
-            _report(fd, "raised", None, type(exc).__name__, time.process_time() - start)
-            _end(fd, "stopped")
+            _report(res, "raised", None, type(exc).__name__, time.process_time() - start)
+            _end(res, "stopped")
+            return
+        duration = time.process_time() - start
+        if _oversized(res, out, cap, duration):
+            _end(res, "stopped")
             return
         floats = floats or _is_floats(out)
-        _report(fd, "returned", out, "", time.process_time() - start,
-                int(group.get("digest_over", 0)))
-    _end(fd, "completed", floats=floats)
+        if measure:
+            heaviest = max(heaviest, codec.weight(out))
+        _report(res, "returned", out, "", duration, int(group.get("digest_over", 0)))
+    _end(res, "completed", floats=floats, heaviest=heaviest)
 
 
-def _load_error(fd: int, exc: BaseException) -> None:
-    _end(fd, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
+def _load_error(res: _Results, exc: BaseException) -> None:
+    _end(res, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
 
 
-def _run_function(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
+def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
+                  sink: guard.Sink) -> None:
     env: dict[str, Any] = {"__name__": "__sandbox__"}
     try:
         with guard.swallowed(sink):
             exec(compile(job["code"], "<solution>", "exec"), env)
             fn = guard.resolve(env, job["entry"])
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
-        _load_error(fd, exc)
+        _load_error(res, exc)
         return
 
     def call(args: Any) -> Any:
         with guard.swallowed(sink):
             return fn(*args)
 
-    _each_input(fd, group, call)
+    _each_input(res, group, call)
 
 
-def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
+def _run_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
+               sink: guard.Sink) -> None:
     try:
         code = compile(job["code"], "<solution>", "exec")
     except BaseException as exc:  # noqa: BLE001
-        _load_error(fd, exc)
+        _load_error(res, exc)
         return
 
     def call(text: Any) -> str:
@@ -147,10 +195,11 @@ def _run_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.
                 pass
         return captured.getvalue()
 
-    _each_input(fd, group, call)
+    _each_input(res, group, call)
 
 
-def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: guard.Sink) -> None:
+def _run_lcb_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
+                   sink: guard.Sink) -> None:
     """lcb_runner's stdin convention: load the program once as a module (the host has wrapped
     its statements into ``entry``), then call ``entry()`` once per input; see guard.LcbStdin."""
     env: dict[str, Any] = {"__name__": "__sandbox__"}
@@ -163,7 +212,7 @@ def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gu
             exec(compile(job["code"], "<solution>", "exec"), env)
         fn = guard.resolve(env, job["entry"])
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
-        _load_error(fd, exc)
+        _load_error(res, exc)
         return
     finally:
         sys.stdin = saved
@@ -174,7 +223,7 @@ def _run_lcb_stdio(fd: int, job: dict[str, Any], group: dict[str, Any], sink: gu
             fn()
         return captured.getvalue()
 
-    _each_input(fd, group, call)
+    _each_input(res, group, call)
 
 
 def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dict[str, Any],
@@ -191,8 +240,10 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
             f.write("1000")  # if the container runs out of memory, the program dies first
     except OSError:
         pass
+    res = _Results(res_w)
+
     def on_limit() -> None:
-        _end(res_w, "output_limit")
+        _end(res, "output_limit")
         os._exit(0)
 
     sink = guard.Sink(output_bytes, on_limit)
@@ -203,7 +254,7 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
     runner = _run_function
     if job["mode"] == "stdio":
         runner = _run_lcb_stdio if job.get("guard") == "lcb" else _run_stdio
-    runner(res_w, job, group, sink)
+    runner(res, job, group, sink)
 
 
 # --------------------------------------------------------------- parent side
@@ -213,36 +264,58 @@ class _Group:
     def __init__(self, pid: int, res_r: int, out_r: int, limits: dict[str, int]) -> None:
         self.pid, self.res_r, self.out_r = pid, res_r, out_r
         self.limits = limits
-        self.lines: list[str] = []
+        self.lines: list[bytes] = []
         self.end, self.detail = "", ""
         self.floats = False
+        self.heaviest = 0
         self.printed = 0
         self.result_bytes = 0
         self.stderr_tail = b""
-        self._buf = b""
+        self._pending: list[bytes] = []  # an unfinished line, in pieces (no quadratic joins)
 
     def feed_results(self, data: bytes) -> bool:
         self.result_bytes += len(data)
         if self.result_bytes > self.limits["result_bytes"]:
             self.end = "output_limit"
             return False
-        self._buf += data
-        *complete, self._buf = self._buf.split(b"\n")
+        if b"\n" not in data:
+            self._pending.append(data)
+            return True
+        *complete, rest = b"".join([*self._pending, data]).split(b"\n")
+        self._pending = [rest] if rest else []
         for raw in complete:
             self._line(raw)
         return True
 
     def _line(self, raw: bytes) -> None:
+        """Outcome lines are kept raw (checked all at once by ``outcomes``); the end line is
+        the only one read here."""
+        if self.end:
+            return
+        if not raw.startswith(b'["end"'):
+            self.lines.append(raw)
+            return
         try:
             item = json.loads(raw)
         except ValueError:
             return
-        if not isinstance(item, list) or not item:
-            return
-        if item[0] == "end" and len(item) == 4 and not self.end:
+        if isinstance(item, list) and len(item) == 5:
             self.end, self.detail, self.floats = str(item[1]), str(item[2]), item[3] is True
-        elif item[0] in KINDS and len(item) == 4 and not self.end:
-            self.lines.append(raw.decode())
+            self.heaviest = item[4] if type(item[4]) is int else 0
+
+    def outcomes(self) -> str:
+        """The outcome lines as one JSON array body, or "" with the group marked crashed if
+        any line is not an outcome (only a tampering program writes such lines)."""
+        body = b",".join(self.lines)
+        try:
+            items = json.loads(b"[" + body + b"]")
+        except (ValueError, RecursionError):
+            items = None
+        if items is None or not all(isinstance(i, list) and len(i) == 4 and i[0] in KINDS
+                                    for i in items):
+            self.end, self.detail = "crashed", "malformed outcome line"
+            return ""
+        return body.decode()
 
     def feed_output(self, data: bytes) -> bool:
         self.printed += len(data)
@@ -320,6 +393,16 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
             pass
     _reap_all()
     shutil.rmtree(workdir, ignore_errors=True)
+    body = g.outcomes()
+    end, detail = _ending(g, forced, status)
+    tail = json.dumps({"end": end, "detail": detail[-2000:], "floats": g.floats,
+                       "heaviest": g.heaviest, "job": job["id"], "group": name, "t": "group"})
+    sys.stdout.write('{"outcomes":[' + body + "]," + tail[1:] + "\n")
+    sys.stdout.flush()
+
+
+def _ending(g: _Group, forced: str, status: int) -> tuple[str, str]:
+    """How the group ended: forced by the runner, as the child said, or as it died."""
     end, detail = forced or g.end, g.detail
     if not end:
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
@@ -327,17 +410,14 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
         detail = f"signal {sig}" if sig else f"exit {os.WEXITSTATUS(status)} before reporting"
     if not detail and end != "completed":
         detail = g.stderr_tail.decode(errors="replace")
-    body = ",".join(g.lines)
-    tail = json.dumps({"end": end, "detail": detail[-2000:], "floats": g.floats,
-                       "job": job["id"], "group": name, "t": "group"})
-    sys.stdout.write('{"outcomes":[' + body + "]," + tail[1:] + "\n")
-    sys.stdout.flush()
+    return end, detail
 
 
 def main() -> None:
     batch = json.loads(sys.stdin.buffer.read())
     groups = {gid: {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": g["limits"],
-                    "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0))}
+                    "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0)),
+                    "max_weight": int(g.get("max_weight", 0)), "measure": bool(g.get("measure"))}
               for gid, g in batch["groups"].items()}
     limits = {"output_bytes": int(batch["output_bytes"]),
               "result_bytes": int(batch.get("result_bytes", 64 << 20))}
