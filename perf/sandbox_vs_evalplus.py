@@ -38,21 +38,25 @@ SETS = {
 
 def run_measured(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (GiB) of the whole process tree, exit code."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    root = psutil.Process(proc.pid)
-    while proc.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass
-        time.sleep(0.2)
-    wall = time.monotonic() - start
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr.read().decode()[-2000:] if proc.stderr else "")
+    # stderr goes to a file, not a pipe: evalplus's tqdm fills a 64 KiB pipe on the 1 640 set
+    # and then blocks forever on a write nobody reads.
+    with tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        peak = 0
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+        wall = time.monotonic() - start
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.stderr.write(err.read().decode(errors="replace")[-2000:])
     return wall, peak / 2**30, proc.returncode
 
 
