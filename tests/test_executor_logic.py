@@ -128,3 +128,17 @@ def test_only_timeouts_near_the_reference_time_are_doubted():
     assert doubtful_timeout(c, timeout(1))  # 4x a 2 s canonical: load could do that
     assert doubtful_timeout(c, timeout(0, reason="timeout"))  # the group's wall deadline
     assert not doubtful_timeout(c, Execution("p", 0, Verdict.FAILED))
+
+
+def test_group_inputs_are_encoded_once_and_forgotten_with_the_group():
+    import gc
+
+    from apr_eval.sandbox import docker_executor as de
+
+    group = TestGroup("base", ((1, {2}),), (1.0,), 3.0)
+    first = de._encoded_inputs(group)
+    assert de._encoded_inputs(group) is first and first == [{"$t": [1, {"$s": [2]}]}]
+    key = id(group)
+    del group
+    gc.collect()
+    assert key not in de._ENCODED

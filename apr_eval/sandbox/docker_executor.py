@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
@@ -31,6 +32,7 @@ from apr_eval.core import (
     GroupResult,
     Outcome,
     OutcomeKind,
+    SampleKey,
     SandboxLimits,
     TestGroup,
     Verdict,
@@ -144,15 +146,21 @@ def doubtful_timeout(check: Check, execution: Execution) -> bool:
     return group.time_limits[failing.index] < CLEAR_TIMEOUT * reference
 
 
+def doubtful_timeouts(batch: Sequence[Check], done: Iterable[Execution]
+                      ) -> dict[SampleKey, Execution]:
+    """The verdicts of ``done`` (for checks of ``batch``) that are doubtful timeouts."""
+    by_key = {c.job.key: c for c in batch}
+    return {e.key: e for e in done if e.key in by_key and doubtful_timeout(by_key[e.key], e)}
+
+
 def confirm_timeouts(batch: Sequence[Check], done: list[Execution],
                      rerun: Callable[[Sequence[Check]], list[Execution]]) -> list[Execution]:
     """A doubtful TIMEOUT (see ``doubtful_timeout``) stands only if a second, fresh run times
     out too. A sample that really hangs near its limit pays it twice."""
-    by_key = {c.job.key: c for c in batch}
-    suspects = [by_key[e.key] for e in done
-                if e.key in by_key and doubtful_timeout(by_key[e.key], e)]
-    if not suspects:
+    doubted = doubtful_timeouts(batch, done)
+    if not doubted:
         return done
+    suspects = [c for c in batch if c.job.key in doubted]
     second = {e.key: e for e in rerun(suspects) if e.verdict is not Verdict.INFRA_ERROR}
     return [second.get(e.key, e) if e.verdict is Verdict.TIMEOUT else e for e in done]
 
@@ -189,20 +197,22 @@ def encode_batch(checks: Sequence[Check], limits: SandboxLimits
     return json.dumps(payload).encode(), budgets
 
 
-_ENCODED: dict[int, tuple[TestGroup, list[Any]]] = {}
+_ENCODED: dict[int, list[Any]] = {}
 _ENCODED_LOCK = threading.Lock()
 
 
 def _encoded_inputs(group: TestGroup) -> list[Any]:
-    """A group's inputs encoded once per process, not once per batch (N samples of a problem
-    fill N/batch_size batches). Keyed by identity; the entry keeps the group alive."""
+    """A group's inputs encoded once while the group lives, not once per batch (N samples of
+    a problem fill N/batch_size batches). Keyed by identity; the entry goes with the group."""
     with _ENCODED_LOCK:
         hit = _ENCODED.get(id(group))
-    if hit is not None and hit[0] is group:
-        return hit[1]
+    if hit is not None:
+        return hit
     encoded = [codec.encode(x) for x in group.inputs]
     with _ENCODED_LOCK:
-        _ENCODED[id(group)] = (group, encoded)
+        if id(group) not in _ENCODED:
+            _ENCODED[id(group)] = encoded
+            weakref.finalize(group, _ENCODED.pop, id(group), None)
     return encoded
 
 

@@ -34,7 +34,7 @@ from apr_eval.sandbox.container import Stream
 from apr_eval.sandbox.docker_executor import (
     RETRIES,
     DockerExecutor,
-    doubtful_timeout,
+    doubtful_timeouts,
     encode_batch,
     infra_error,
     plan_batches,
@@ -237,9 +237,7 @@ class RayExecutor:
             again = {e.key: e for e in finished if e.verdict is not Verdict.INFRA_ERROR}
             yield from (again.get(c.job.key, attempt.first[c.job.key]) for c in attempt.checks)
             return
-        by_key = {c.job.key: c for c in attempt.checks}
-        timeouts = {e.key: e for e in finished
-                    if confirm and e.key in by_key and doubtful_timeout(by_key[e.key], e)}
+        timeouts = doubtful_timeouts(attempt.checks, finished) if confirm else {}
         yield from (e for e in finished if e.key not in timeouts)
         if timeouts:
             queue.append(_Attempt([c for c in attempt.checks if c.job.key in timeouts],
