@@ -223,10 +223,13 @@ def test_worker_raylet_killed_mid_run(cluster: Cluster, checks: list[Check],
     def killer() -> None:
         """Once verdicts flow, SIGKILL the worker's raylet while it runs a batch."""
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not (out and busy_on(worker)):
+        while time.monotonic() < deadline:
+            if out and busy_on(worker):
+                # kill at once: asking busy_on again could see the batch just finished
+                raylet.send_signal(signal.SIGKILL)
+                killed_while_busy.set()
+                return
             time.sleep(0.02)
-        if busy_on(worker):
-            killed_while_busy.set()
         raylet.send_signal(signal.SIGKILL)
 
     thread = threading.Thread(target=killer, daemon=True)

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "generate": "apr_eval.cli.run:generate",
     "execute": "apr_eval.cli.run:execute",
     "score": "apr_eval.cli.run:score",
+    "merge": "apr_eval.cli.merge:merge",
     "ingest": "apr_eval.cli.store:ingest",
     "import": "apr_eval.cli.store:import_published",
     "leaderboard": "apr_eval.cli.store:leaderboard",
