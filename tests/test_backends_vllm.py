@@ -123,6 +123,9 @@ def test_n_seed_stop_and_styles_map_to_vllm(fake_vllm: list[FakeLLM], hf_folder:
     assert engine.kwargs["model"] == str(hf_folder)
     assert engine.kwargs["tensor_parallel_size"] == 2
     assert engine.kwargs["enable_prefix_caching"] is True
+    # left to vLLM's own defaults unless asked for
+    assert "pipeline_parallel_size" not in engine.kwargs
+    assert "distributed_executor_backend" not in engine.kwargs
     # One request per prompt with n=3: the prompt is not repeated.
     chat_call, gen_call, _ = engine.calls
     assert gen_call[0] == "generate" and gen_call[1] == ["def f():", "def f():"]
@@ -136,6 +139,17 @@ def test_n_seed_stop_and_styles_map_to_vllm(fake_vllm: list[FakeLLM], hf_folder:
     assert [len(o) for o in out] == [3, 3, 3]
     assert [o.text for o in out[1]] == [f"chat:write g:7:{j}" for j in range(3)]
     assert out[2][2].text == "generate:def f()::7:2" and out[2][2].tokens == 3
+
+
+def test_multi_node_parallelism_reaches_the_engine(fake_vllm: list[FakeLLM],
+                                                   hf_folder: Path) -> None:
+    options = {"tensor_parallel_size": "8", "pipeline_parallel_size": "2",
+               "distributed_executor_backend": "ray"}
+    with VllmBackend.from_options(str(hf_folder), options):
+        pass
+    kwargs = fake_vllm[0].kwargs
+    assert (kwargs["tensor_parallel_size"], kwargs["pipeline_parallel_size"]) == (8, 2)
+    assert kwargs["distributed_executor_backend"] == "ray"
 
 
 def test_lora_adapter_is_requested(fake_vllm: list[FakeLLM], hf_folder: Path,
@@ -182,6 +196,10 @@ def test_bad_vllm_options(hf_folder: Path) -> None:
         VllmBackend.from_options(str(hf_folder), {"tensor_paralel_size": 2})
     with pytest.raises(UsageError, match="must be int"):
         VllmBackend.from_options(str(hf_folder), {"tensor_parallel_size": "two"})
+    with pytest.raises(UsageError, match="pipeline_parallel_size must be >= 1"):
+        VllmBackend.from_options(str(hf_folder), {"pipeline_parallel_size": 0})
+    with pytest.raises(UsageError, match="distributed_executor_backend must be one of mp, ray"):
+        VllmBackend.from_options(str(hf_folder), {"distributed_executor_backend": "slurm"})
     with pytest.raises(UsageError, match="LoRA adapter folder not found"):
         VllmBackend.from_options(str(hf_folder), {"lora_path": "/no/adapter"})
     with pytest.raises(UsageError, match="model not found"):

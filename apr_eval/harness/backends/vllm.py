@@ -28,6 +28,10 @@ INSTALL_HINT = ("pip install 'apr-eval[vllm]' (needs a CUDA GPU; on a CPU-only m
 @dataclass(frozen=True)
 class VllmOptions:
     tensor_parallel_size: int = 1
+    # Layers split in stages over GPUs/nodes (a model larger than a node: TP per node x PP).
+    pipeline_parallel_size: int = 1
+    # vLLM's choice when unset: "mp" on one node, "ray" across nodes.
+    distributed_executor_backend: str | None = None
     enable_prefix_caching: bool = True
     max_model_len: int | None = None
     gpu_memory_utilization: float = 0.9
@@ -43,8 +47,13 @@ class VllmOptions:
     chat: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.tensor_parallel_size < 1:
-            raise UsageError("vllm backend: tensor_parallel_size must be >= 1")
+        if self.tensor_parallel_size < 1 or self.pipeline_parallel_size < 1:
+            raise UsageError("vllm backend: tensor_parallel_size and pipeline_parallel_size "
+                             "must be >= 1")
+        backends = ("mp", "ray", "uni", "external_launcher")
+        if self.distributed_executor_backend not in (None, *backends):
+            raise UsageError(f"vllm backend: distributed_executor_backend must be one of "
+                             f"{', '.join(backends)}")
         if not 0.0 < self.gpu_memory_utilization <= 1.0:
             raise UsageError("vllm backend: gpu_memory_utilization must be in (0, 1]")
         if self.lora_path is not None and not Path(self.lora_path).is_dir():
@@ -85,6 +94,10 @@ class VllmBackend:
         }
         if opts.max_model_len is not None:
             kwargs["max_model_len"] = opts.max_model_len
+        if opts.pipeline_parallel_size != 1:
+            kwargs["pipeline_parallel_size"] = opts.pipeline_parallel_size
+        if opts.distributed_executor_backend is not None:
+            kwargs["distributed_executor_backend"] = opts.distributed_executor_backend
         if opts.tokenizer is not None:
             kwargs["tokenizer"] = opts.tokenizer
         if opts.lora_path is not None:
