@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-import toybench
 from test_cli_run import cli
+from test_pipeline import spec  # fake backend and executor on the toy benchmark
 
 from apr_eval.core import SamplingParams
 from apr_eval.errors import UsageError
@@ -23,17 +23,7 @@ from apr_eval.harness.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
 from apr_eval.harness.spec import RunSpec
 from apr_eval.sandbox.executor import FakeExecutor
 
-toybench.register()
-GOOD = {"def f": ["    return 1\n", "    return 0\n"]}
 FIRST, SECOND = ("toy/0", "toy/1", "toy/2"), ("toy/3", "toy/4", "toy/5")
-
-
-def spec(**kw: object) -> RunSpec:
-    base: dict[str, object] = dict(model="fake", benchmark="toy", backend="fake",
-                                   backend_options={"responses": GOOD},
-                                   sampling=SamplingParams(n=2), executor="fake")
-    base.update(kw)
-    return RunSpec(**base)  # type: ignore[arg-type]
 
 
 def shard(tmp: Path, run_id: str, problems: tuple[str, ...], **kw: object) -> RunDir:
