@@ -14,7 +14,6 @@ problem sets are disjoint, and the verdicts they hold come from one sandbox imag
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -25,15 +24,16 @@ from typing import Any, TypeVar
 from apr_eval.core import Completion, Execution, RunManifest, SampleKey
 from apr_eval.errors import UsageError
 from apr_eval.harness.manifest import with_key
-from apr_eval.harness.pipeline import open_spec_benchmark, run_dir_for
+from apr_eval.harness.pipeline import open_spec_benchmark
 from apr_eval.harness.rundir import (
     COMPLETIONS,
     EXECUTIONS,
     RunDir,
     completion_to_json,
     execution_to_json,
+    write_jsonl,
 )
-from apr_eval.harness.spec import RunSpec
+from apr_eval.harness.spec import RunSpec, validate_run_id
 
 T = TypeVar("T")
 
@@ -47,23 +47,38 @@ class MergeReport:
     executions: int
 
 
-def _spec(shard: RunDir) -> RunSpec:
-    stored = shard.manifest().extra.get("spec")
+@dataclass(frozen=True)
+class _Shard:
+    """One shard, read once: its manifest, spec, and the samples of its own problems."""
+
+    run: RunDir
+    manifest: RunManifest
+    spec: RunSpec
+    completions: dict[SampleKey, Completion]
+    executions: dict[SampleKey, Execution]
+
+
+def _load(run: RunDir) -> _Shard:
+    manifest = run.manifest()
+    stored = manifest.extra.get("spec")
     if not isinstance(stored, dict):
-        raise UsageError(f"run '{shard.run_id}' was not made by apr-eval generate "
+        raise UsageError(f"run '{run.run_id}' was not made by apr-eval generate "
                          "(no spec in its manifest); only such runs can be merged")
-    return RunSpec.from_json(stored)
+    mine = set(manifest.problems)
+    return _Shard(run, manifest, RunSpec.from_json(stored),
+                  {k: c for k, c in run.completions().items() if k.problem_id in mine},
+                  {k: e for k, e in run.executions().items() if k.problem_id in mine})
 
 
 def _model_identity(m: RunManifest) -> tuple[str, str]:
     return m.model.sha256 or m.model.name, m.model.engine
 
 
-def _check_parts_of_one_run(shards: Sequence[RunDir]) -> None:
-    first = shards[0].manifest()
+def _check_parts_of_one_run(shards: Sequence[_Shard]) -> None:
+    first = shards[0].manifest
     want = {**first.comparability_fields(), "problems": None}
     for shard in shards[1:]:
-        m = shard.manifest()
+        m = shard.manifest
         got = {**m.comparability_fields(), "problems": None}
         diff = sorted(k for k in want if want[k] != got.get(k))
         if diff:
@@ -74,9 +89,9 @@ def _check_parts_of_one_run(shards: Sequence[RunDir]) -> None:
                              "models or engines: not shards of one run")
 
 
-def _image_digest(shards: Sequence[RunDir]) -> str:
+def _image_digest(shards: Sequence[_Shard]) -> str:
     """The one image every shard's verdicts came from ("" when none has verdicts yet)."""
-    digests = {s.manifest().image_digest for s in shards if s.executions()}
+    digests = {s.manifest.image_digest for s in shards if s.executions}
     if len(digests) > 1:
         raise UsageError("the shards were executed with different sandbox images "
                          f"({', '.join(sorted(d[:19] for d in digests))}); merge them before "
@@ -84,16 +99,16 @@ def _image_digest(shards: Sequence[RunDir]) -> str:
     return digests.pop() if digests else ""
 
 
-def _merged_problems(shards: Sequence[RunDir], spec: RunSpec) -> tuple[tuple[str, ...], bool]:
+def _merged_problems(shards: Sequence[_Shard]) -> tuple[tuple[str, ...], bool]:
     """The union of the shards' problems in benchmark order, and whether it is the whole set."""
     owner: dict[str, str] = {}
     for shard in shards:
-        for pid in shard.manifest().problems:
+        for pid in shard.manifest.problems:
             if pid in owner:
                 raise UsageError(f"problem {pid} is in both '{owner[pid]}' and "
-                                 f"'{shard.run_id}': shards must not overlap")
-            owner[pid] = shard.run_id
-    order = [p.problem_id for p in open_spec_benchmark(spec).load()]
+                                 f"'{shard.run.run_id}': shards must not overlap")
+            owner[pid] = shard.run.run_id
+    order = [p.problem_id for p in open_spec_benchmark(shards[0].spec).load()]
     unknown = sorted(set(owner) - set(order))
     if unknown:
         raise UsageError(f"problem(s) {', '.join(unknown[:5])} are not in the benchmark")
@@ -101,64 +116,47 @@ def _merged_problems(shards: Sequence[RunDir], spec: RunSpec) -> tuple[tuple[str
     return merged, len(merged) == len(order)
 
 
-def _manifest(shards: Sequence[RunDir], run_id: str, problems: tuple[str, ...],
-              whole: bool, spec: RunSpec, image_digest: str) -> RunManifest:
-    first = shards[0].manifest()
-    merged_spec = dataclasses.replace(spec, run_id=run_id, problems=() if whole else problems,
-                                      limit=None)
+def _manifest(shards: Sequence[_Shard], run_id: str, problems: tuple[str, ...],
+              whole: bool) -> RunManifest:
+    first = shards[0].manifest
+    merged_spec = dataclasses.replace(shards[0].spec, run_id=run_id,
+                                      problems=() if whole else problems, limit=None)
     extra = {**first.extra, "spec": merged_spec.to_json(),
-             "merged_from": [s.run_id for s in shards]}
+             "merged_from": [s.run.run_id for s in shards]}
     return with_key(dataclasses.replace(
-        first, run_id=run_id, problems=problems, image_digest=image_digest,
-        created_at=min(s.manifest().created_at for s in shards), extra=extra))
+        first, run_id=run_id, problems=problems, image_digest=_image_digest(shards),
+        created_at=min(s.manifest.created_at for s in shards), extra=extra))
 
 
-def merge_runs(shards: Sequence[RunDir], run_id: str, results_dir: Path) -> MergeReport:
+def merge_runs(runs: Sequence[RunDir], run_id: str, results_dir: Path) -> MergeReport:
     """Write the merged run ``results_dir/run_id`` (refused if it exists); the directory
     appears whole or not at all."""
-    if len(shards) < 2:
+    if len(runs) < 2:
         raise UsageError("merge needs at least two run directories")
-    if len({s.path.resolve() for s in shards}) != len(shards):
+    if len({r.path.resolve() for r in runs}) != len(runs):
         raise UsageError("the same run directory is given twice")
-    spec = _spec(shards[0])
-    for shard in shards[1:]:
-        _spec(shard)
-    target = run_dir_for(dataclasses.replace(spec, run_id=run_id), results_dir)
+    target = RunDir(results_dir / validate_run_id(run_id))
     if target.path.exists():
         raise UsageError(f"{target.path} already exists; pick another --run-id")
+    shards = [_load(r) for r in runs]
     _check_parts_of_one_run(shards)
-    problems, whole = _merged_problems(shards, spec)
-    manifest = _manifest(shards, run_id, problems, whole, spec, _image_digest(shards))
+    problems, whole = _merged_problems(shards)
+    manifest = _manifest(shards, run_id, problems, whole)
+    completions = {k: dataclasses.replace(c, run_id=run_id)
+                   for s in shards for k, c in s.completions.items()}
+    executions = {k: e for s in shards for k, e in s.executions.items()}
     staging = RunDir(target.path.with_name(f".{run_id}.merging"))
     shutil.rmtree(staging.path, ignore_errors=True)
     staging.write_manifest(manifest)
     rank = {pid: i for i, pid in enumerate(problems)}
-    completions, executions = _gather(shards)
-    completions = {k: dataclasses.replace(c, run_id=run_id) for k, c in completions.items()}
     _write_sorted(staging.path / COMPLETIONS, completions, rank, completion_to_json)
     _write_sorted(staging.path / EXECUTIONS, executions, rank, execution_to_json)
     os.replace(staging.path, target.path)
     return MergeReport(target, len(shards), len(problems), len(completions), len(executions))
 
 
-def _gather(shards: Sequence[RunDir]) -> tuple[dict[SampleKey, Completion],
-                                               dict[SampleKey, Execution]]:
-    """Each shard's samples of its own problems (duplicates already resolved per shard)."""
-    completions: dict[SampleKey, Completion] = {}
-    executions: dict[SampleKey, Execution] = {}
-    for shard in shards:
-        mine = set(shard.manifest().problems)
-        completions.update((k, c) for k, c in shard.completions().items() if k.problem_id in mine)
-        executions.update((k, e) for k, e in shard.executions().items() if k.problem_id in mine)
-    return completions, executions
-
-
 def _write_sorted(path: Path, records: Mapping[SampleKey, T], rank: Mapping[str, int],
                   to_json: Callable[[T], dict[str, Any]]) -> None:
-    """Benchmark order, then sample order; one fsync for the file."""
+    """Benchmark order, then sample order."""
     keys = sorted(records, key=lambda k: (rank[k.problem_id], k.sample_index))
-    with path.open("w", encoding="utf-8") as f:
-        for key in keys:
-            f.write(json.dumps(to_json(records[key]), ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    write_jsonl(path, (to_json(records[k]) for k in keys))

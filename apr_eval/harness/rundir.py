@@ -206,11 +206,24 @@ class RunDir:
         return out
 
 
+def _json_line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
 def _write_line(f: IO[str], obj: dict[str, Any]) -> None:
     """One whole line per write, flushed and fsynced: a kill loses at most the line in flight."""
-    f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    f.write(_json_line(obj))
     f.flush()
     os.fsync(f.fileno())
+
+
+def write_jsonl(path: Path, objs: Iterable[dict[str, Any]]) -> None:
+    """A whole new JSONL file with one fsync at the end (for files written at once, not
+    appended to as work finishes)."""
+    with path.open("w", encoding="utf-8") as f:
+        f.writelines(map(_json_line, objs))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def append_execution(f: IO[str], e: Execution) -> None:
