@@ -49,7 +49,8 @@ def limits_from(workers: int, batch_size: int, strict: bool, memory_mb: int) -> 
                          memory_mb=memory_mb)
 
 
-def results_dir(option: str | None) -> Path:
+def results_dir(option: str | Path | None) -> Path:
+    """``--results-dir`` when given, else $APR_EVAL_RESULTS or ./results."""
     return Path(option) if option else load_settings().results_dir
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from apr_eval.cli import common
 from apr_eval.errors import UsageError
 from apr_eval.settings import load_settings
 
@@ -89,7 +90,7 @@ def compare(ctx: click.Context, *, run_a: str, run_b: str, fmt: str, max_drop: f
 
     if not 0 < alpha < 1 or max_drop < 0 or resamples < 100:
         raise UsageError("need 0 < --alpha < 1, --max-drop >= 0 and --resamples >= 100")
-    root = results_dir or load_settings().results_dir
+    root = common.results_dir(results_dir)
     a, b = resolve_run(run_a, root), resolve_run(run_b, root)
     result = compare_runs(a, b, max_drop_pp=max_drop, alpha=alpha, force=force,
                           resamples=resamples, seed=seed)

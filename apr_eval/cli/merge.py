@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from apr_eval.cli import common
 from apr_eval.cli.run import open_run
-from apr_eval.settings import load_settings
 
 
 @click.command()
@@ -25,8 +25,7 @@ def merge(run_refs: tuple[str, ...], run_id: str, results_dir: Path | None) -> N
     from apr_eval.harness.merge import merge_runs
 
     shards = [open_run(ref, results_dir) for ref in run_refs]
-    results = results_dir if results_dir is not None else load_settings().results_dir
-    report = merge_runs(shards, run_id, results)
+    report = merge_runs(shards, run_id, common.results_dir(results_dir))
     click.echo(f"run id: {report.run.run_id}: {report.shards} shards, {report.problems} "
                f"problems, {report.completions} completions, {report.executions} verdicts")
     click.echo(f"merged run: {report.run.path}")

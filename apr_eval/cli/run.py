@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from apr_eval.cli import common
 from apr_eval.cli.common import limits_from, sandbox_options
 from apr_eval.cli.progress import RichProgress
 from apr_eval.core import Problem, PromptStyle, SamplingParams, Score
@@ -18,7 +19,6 @@ from apr_eval.errors import UsageError
 from apr_eval.harness import pipeline, stages
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.spec import RunSpec
-from apr_eval.settings import load_settings
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 
@@ -102,10 +102,6 @@ def build_spec(opts: dict[str, Any]) -> RunSpec:
     )
 
 
-def _results_dir(opt: Path | None) -> Path:
-    return opt if opt is not None else load_settings().results_dir
-
-
 def _echo_scores(scores: tuple[Score, ...] | list[Score]) -> None:
     for s in scores:
         click.echo(f"  {s.benchmark:<12} pass@{s.k:<3} {s.pass_at_k:.4f}  "
@@ -141,7 +137,7 @@ def run(evalplus_out: Path | None, lcb_out: Path | None, no_ingest: bool,
         **opts: Any) -> None:
     """Generate, execute, score and store one run (resumable: rerun the same command)."""
     spec = build_spec(opts)
-    results = _results_dir(opts.get("results_dir"))
+    results = common.results_dir(opts.get("results_dir"))
     db = None if no_ingest else results / "apr-eval.duckdb"
     executor = pipeline.open_executor(spec.executor)
     with RichProgress() as progress:
@@ -167,7 +163,7 @@ def run(evalplus_out: Path | None, lcb_out: Path | None, no_ingest: bool,
 def generate(**opts: Any) -> None:
     """Only generate completions into a run directory (resumable)."""
     spec = build_spec(opts)
-    results = _results_dir(opts.get("results_dir"))
+    results = common.results_dir(opts.get("results_dir"))
     run_dir, benchmark, problems, backend = pipeline.prepare(spec, results)
     with RichProgress() as progress:
         progress.note(f"run id: {run_dir.run_id} ({run_dir.path})")
@@ -183,7 +179,7 @@ def generate(**opts: Any) -> None:
 def open_run(run_ref: str, results_dir: Path | None) -> RunDir:
     path = Path(run_ref)
     run_dir = RunDir(path if (path / "manifest.json").exists()
-                     else _results_dir(results_dir) / run_ref)
+                     else common.results_dir(results_dir) / run_ref)
     run_dir.manifest()  # a clear error when it is not a run directory
     return run_dir
 
