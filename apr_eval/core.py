@@ -276,6 +276,9 @@ class ModelInfo:
     cutoff: date | None = None  # declared training cutoff
     engine: str = ""
     engine_version: str = ""
+    # What else decides the exact generated text: the engine build's CPU/GPU features (e.g.
+    # llama.cpp's system info). Greedy texts can differ across builds and instruction sets.
+    engine_build: str = ""
 
 
 @dataclass(frozen=True)

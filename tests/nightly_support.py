@@ -24,14 +24,16 @@ def headline(base: Verdict, plus: Verdict) -> Verdict:
 
 def write_run(results: Path, run_id: str,
               samples: Mapping[str, Sequence[tuple[Verdict, Verdict]]], *,
-              model: str = "model-a", created_at: str = "2026-11-24T00:00:00+00:00",
+              model: str | ModelInfo = "model-a", created_at: str = "2026-11-24T00:00:00+00:00",
               n: int | None = None, benchmark: str = "humaneval",
               **overrides: Any) -> RunDir:
     """A run directory whose executions carry (base, plus) group verdicts per sample."""
     n = n or max(len(v) for v in samples.values())
     fields: dict[str, Any] = {
         "run_id": run_id, "benchmark": benchmark, "benchmark_version": "v0.1.10",
-        "data_hash": "abc123", "model": ModelInfo(name=model), "created_at": created_at,
+        "data_hash": "abc123",
+        "model": model if isinstance(model, ModelInfo) else ModelInfo(name=model),
+        "created_at": created_at,
         "harness_version": "0.1.0", "backend": "fake",
         "sampling": SamplingParams(n=n, temperature=0.0 if n == 1 else 0.8),
         "prompt_style": "completion", "prompt_preset": "default",

@@ -9,6 +9,7 @@ import pytest
 from nightly_support import E, F, P, T, problems, write_run
 
 from apr_eval.cli import entrypoint
+from apr_eval.core import ModelInfo
 from apr_eval.harness.compare import compare_runs, resolve_run
 from apr_eval.harness.compare_report import comparison_markdown
 
@@ -197,3 +198,19 @@ def test_resolve_run_refs(tmp_path: Path) -> None:
         resolve_run("previous:llama", tmp_path)
     with pytest.raises(UsageError, match="did you mean 'r2'"):
         resolve_run("r22", tmp_path)
+
+
+def test_engine_build_difference_is_a_note_not_a_refusal(tmp_path: Path) -> None:
+    """Greedy texts depend on the llama.cpp build and CPU features: a comparison across
+    machines is allowed (it is often the point) but says so."""
+    samples = {p: [(P, P)] for p in problems(4)}
+    engine = {"engine": "llama-cpp-python", "engine_version": "0.3.36"}
+    a = write_run(tmp_path, "avx2", samples,
+                  model=ModelInfo(name="m", engine_build="CPU : AVX2 = 1", **engine))
+    b = write_run(tmp_path, "avx512", samples,
+                  model=ModelInfo(name="m", engine_build="CPU : AVX512 = 1", **engine))
+    c = write_run(tmp_path, "same", samples,
+                  model=ModelInfo(name="m", engine_build="CPU : AVX2 = 1", **engine))
+    noted = compare_runs(a, b).notes
+    assert any("generation engine_build differs" in n for n in noted)
+    assert not any("generation" in n for n in compare_runs(a, c).notes)

@@ -89,14 +89,24 @@ def test_fenced_blocks_skip_other_languages() -> None:
     assert fenced_blocks(text) == ["x = 1\n", "y = 2"]
 
 
+def _extraction_seconds(lines: int) -> float:
+    garbage = "Explanation line, not code: (\n" * lines
+    program = "\n".join(f"def f{i}(x):\n    y = x + {i}\n    return y" for i in range(lines))
+    best = float("inf")
+    for _ in range(3):  # the best of three: another job on the machine only ever adds time
+        t0 = time.perf_counter()
+        extract_code(garbage, CHAT_API, "total")
+        assert defs(sanitize(program, "f0")) == ["f0"]
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def test_long_outputs_stay_fast() -> None:
-    """evalplus's own sanitizer is cubic (13 s for 200 lines here); ours must not be."""
-    garbage = "Explanation line, not code: (\n" * 300
-    program = "\n".join(f"def f{i}(x):\n    y = x + {i}\n    return y" for i in range(300))
-    t0 = time.monotonic()
-    extract_code(garbage, CHAT_API, "total")
-    assert defs(sanitize(program, "f0")) == ["f0"]
-    assert time.monotonic() - t0 < 10
+    """evalplus's own sanitizer is cubic (13 s for 200 lines here); ours must not be. Checked
+    as growth, not seconds, so that a slow or loaded machine cannot fail it: 4x the lines may
+    cost well under 4^2 = 16x the time (quadratic), let alone 64x (cubic)."""
+    small, large = _extraction_seconds(75), _extraction_seconds(300)
+    assert large < 12 * max(small, 1e-3)
 
 
 VARIANTS = [

@@ -26,6 +26,8 @@ from apr_eval.harness.rundir import MANIFEST, RunDir
 
 # Manifest fields that differ between comparable runs without changing scores; shown as notes.
 NOTE_FIELDS = ("harness_version", "image_digest", "backend")
+# Model fields that decide the exact generated text besides the weights and settings.
+ENGINE_FIELDS = ("engine", "engine_version", "engine_build")
 # Fields whose difference cannot be forced: the score names themselves differ.
 UNFORCEABLE = ("benchmark",)
 HEADLINE = ""  # the key under which the headline verdict is offered to ``passed``
@@ -144,7 +146,18 @@ def _notes(a: RunManifest, b: RunManifest) -> list[str]:
         va, vb = getattr(a, name), getattr(b, name)
         if va != vb:
             notes.append(f"{name} differs ({_short(va)} vs {_short(vb)}); scores should not")
-    return notes
+    return notes + _engine_notes(a, b)
+
+
+def _engine_notes(a: RunManifest, b: RunManifest) -> list[str]:
+    """Texts are reproducible only on one engine build and instruction set (README)."""
+    if not (a.model.engine and b.model.engine):
+        return []  # samples made elsewhere: nothing known
+    changed = [f for f in ENGINE_FIELDS if getattr(a.model, f) != getattr(b.model, f)]
+    if not changed:
+        return []
+    return [f"generation {', '.join(changed)} differs: the same model, settings and seed can "
+            "write other texts on it (greedy included)"]
 
 
 def check_comparable(a: RunManifest, b: RunManifest, *, force: bool) -> list[FieldDiff]:

@@ -71,6 +71,14 @@ def engine_version() -> str:
         return ""
 
 
+def engine_build() -> str:
+    """llama.cpp's system info (CPU features the build uses, e.g. ``AVX2 = 1``): the same
+    model, settings and seed give the same text only on the same build and instruction set."""
+    raw = import_llama_cpp().llama_print_system_info()
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    return " ".join(text.split())
+
+
 class LlamaCppBackend:
     name = "llamacpp"
 
@@ -187,7 +195,8 @@ class LlamaCppBackend:
     def model_info(self) -> ModelInfo:
         name = self._model if self._model in models.EMBEDDED else self._path.stem
         info = models.describe(self._path, name=name, header=self._header)
-        return replace(info, engine="llama-cpp-python", engine_version=engine_version())
+        return replace(info, engine="llama-cpp-python", engine_version=engine_version(),
+                       engine_build=engine_build())
 
     def has_chat_template(self) -> bool:
         return bool(self._header.chat_template or self.options.chat_format)
