@@ -49,6 +49,17 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_PROF, 0)
 
 
+# What a function-mode program may print within one call. evalplus keeps it in a
+# ``WriteOnlyStringIO`` per call (under its 4 GiB address-space limit); lcb_runner lets
+# call-based programs print to its real stdout. Nothing is kept here, so only that memory
+# bound is mirrored; a runaway printer runs into its CPU-time limit first.
+SWALLOWED_BYTES = EVALPLUS_MAX_MEMORY
+
+
+def out_of_memory() -> None:
+    raise MemoryError("printed more than the reference harness could hold")
+
+
 class Sink(io.StringIO):
     """evalplus's ``WriteOnlyStringIO``, but it keeps nothing and stops a runaway printer."""
 
