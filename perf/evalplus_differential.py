@@ -1,17 +1,18 @@
 """Differential run: evalplus 0.3.1 itself vs apr-eval on the same samples, per variant class.
 
     python perf/evalplus_differential.py [--bench humaneval,mbpp] [--every 14] [--tasks N]
-                                         [--out results/differential]
+                                         [--canonical-every 1] [--out results/differential]
 
 Corpus (HE+ v0.1.10, MBPP+ v0.2.0): the shared Qwen2.5-Coder-1.5B sample and the canonical
 solution of every task, and their variants (tests/evalplus_variants.py: imports removed, future
 imports, printing, exit()/sys.exit/quit/os._exit, BaseException subclasses, deep recursion,
 generators, tuples, mutated inputs, module state, None, huge outputs, floats near the
-tolerance, stdin, random/time, numpy). ``original`` keeps every base; every other class about
-one base in ``--every``. Both harnesses judge the same file, one after the other (2 workers
-each). Every differing sample is then re-judged by evalplus alone (1 worker): a verdict that
-moves there depends on evalplus's wall clock, not on the sample. Prints per class: samples,
-base/plus passes of each harness, differences; writes the differences as JSON.
+tolerance, stdin, random/time, numpy). ``original`` keeps every sample (and one canonical
+solution in ``--canonical-every``); every other class about one base in ``--every``. Both
+harnesses judge the same file, one after the other (2 workers each). Every differing sample is
+then re-judged by evalplus alone (1 worker): a verdict that moves there depends on evalplus's
+wall clock, not on the sample. Prints per class: samples, base/plus passes of each harness,
+differences; writes the differences as JSON.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import evalplus_variants as ev  # noqa: E402
 VERSIONS = {"humaneval": "v0.1.10", "mbpp": "v0.2.0"}
 
 
-def corpus(bench: str, tmp: Path, every: int, ntasks: int | None
+def corpus(bench: str, tmp: Path, every: int, ntasks: int | None, canonical_every: int = 1
            ) -> tuple[Path, list[ev.Program]]:
     dataset = ep.dataset_file(tmp, ep.STEMS[(bench, VERSIONS[bench])])
     tasks = ep.read_tasks(dataset)
@@ -43,6 +44,7 @@ def corpus(bench: str, tmp: Path, every: int, ntasks: int | None
     lines = (ep.SAMPLES / bench / "generated.jsonl").read_text().splitlines()
     completions = {r["task_id"]: r["completion"] for r in map(json.loads, lines)}
     thin = {cls: every for cls in ev.VARIANTS if cls != "original"}
+    thin["original/canonical"] = canonical_every
     return dataset, list(ev.variants(ev.bases(tasks, completions), thin))
 
 
@@ -106,13 +108,15 @@ def main() -> None:
     parser.add_argument("--bench", default="humaneval,mbpp")
     parser.add_argument("--every", type=int, default=14)
     parser.add_argument("--tasks", type=int, default=None, help="first N tasks only")
+    parser.add_argument("--canonical-every", type=int, default=1,
+                        help="thin the unchanged canonical solutions too")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "differential")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for bench in args.bench.split(","):
         with tempfile.TemporaryDirectory() as tmp_s:
             tmp = Path(tmp_s)
-            dataset, progs = corpus(bench, tmp, args.every, args.tasks)
+            dataset, progs = corpus(bench, tmp, args.every, args.tasks, args.canonical_every)
             theirs, ours, times = judge(bench, dataset, progs, tmp)
             programs = dict(zip(ep.keys_in_order(p.task_id for p in progs), progs, strict=True))
             diffs = ep.differences(theirs, ours)

@@ -1,23 +1,24 @@
 """Where evalplus 0.3.1 fails what apr-eval passes: does evalplus's verdict depend on the sample?
 
-    python perf/evalplus_unexplained.py [--bench humaneval,mbpp] [--runs 2]
+    python perf/evalplus_unexplained.py [--tasks HumanEval/15,...] [--runs 3]
 
-For HE+ v0.1.10 and MBPP+ v0.2.0, evalplus judges every task's own canonical solution (the
-whole dataset: the memory evalplus's worker holds is part of the condition) a few times, with
-its defaults and with its memory limit lifted (``EVALPLUS_MAX_MEMORY_BYTES=-1``), and reports
-every task whose canonical solution evalplus fails. A canonical solution failing under evalplus
-shows its verdict there does not depend on the sample; one that passes without the memory limit
-shows the limit (4 GiB of address space, shared with what the evaluating process already maps)
-decides it.
+Each task's own canonical solution and the shared Qwen2.5-Coder-1.5B sample are judged by
+evalplus (HE+ v0.1.10 / MBPP+ v0.2.0, only those tasks in the dataset file) several times under
+three conditions: its defaults; its per-input wall-clock limit widened
+(``--gt-time-limit-factor 40``); its 4 GiB memory limit lifted
+(``EVALPLUS_MAX_MEMORY_BYTES=-1``). Prints how often each passes base and plus. A canonical
+solution that evalplus fails, or a verdict that moves between runs or with a limit, is a
+verdict that does not depend on the sample alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,42 +26,55 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import evalplus_support as ep  # noqa: E402
 
-VERSIONS = {"humaneval": "v0.1.10", "mbpp": "v0.2.0"}
-CONDITIONS = {"default": {}, "no-memory-limit": {"EVALPLUS_MAX_MEMORY_BYTES": "-1"}}
+TASKS = "HumanEval/15,HumanEval/106,Mbpp/160,Mbpp/255"
+CONDITIONS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "default": ([], {}),
+    "time-limit-x40": (["--gt-time-limit-factor", "40"], {}),
+    "no-memory-limit": ([], {"EVALPLUS_MAX_MEMORY_BYTES": "-1"}),
+}
 
 
-def failures(bench: str, tmp: Path, env: dict[str, str]) -> tuple[dict[str, tuple[bool, bool]],
-                                                                   float]:
-    dataset = ep.dataset_file(tmp, ep.STEMS[(bench, VERSIONS[bench])])
-    tasks = ep.read_tasks(dataset)
-    samples = ep.write_samples(tmp / "canonical.jsonl", [
-        (tid, str(t["prompt"]) + str(t["canonical_solution"])) for tid, t in tasks.items()])
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
+def judge(bench: str, tasks: list[str], runs: int) -> None:
+    version = "v0.1.10" if bench == "humaneval" else "v0.2.0"
+    lines = (ep.SAMPLES / bench / "generated.jsonl").read_text().splitlines()
+    completions = {r["task_id"]: r["completion"] for r in map(json.loads, lines)}
+    for name, (options, env) in CONDITIONS.items():
+        counts: Counter[tuple[str, str, str]] = Counter()
         start = time.monotonic()
-        verdicts = ep.run_evalplus(bench, dataset, samples, parallel=2)
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as tmp_s:
+                tmp = Path(tmp_s)
+                dataset = ep.dataset_file(tmp, ep.STEMS[(bench, version)], set(tasks))
+                table = ep.read_tasks(dataset)
+                programs = [(t, "canonical", str(table[t]["prompt"]) + str(
+                    table[t]["canonical_solution"])) for t in tasks]
+                programs += [(t, "sample", str(table[t]["prompt"]) + completions[t])
+                             for t in tasks if t in completions]
+                samples = ep.write_samples(tmp / "s.jsonl", [(t, c) for t, _, c in programs])
+                got = ep.run_evalplus(bench, dataset, samples, 2, options=options, env=env)
+                keys = ep.keys_in_order(t for t, _, _ in programs)
+                for key, (task, source, _) in zip(keys, programs, strict=True):
+                    counts[(task, source, "base")] += got[key][0]
+                    counts[(task, source, "plus")] += got[key][1]
         wall = time.monotonic() - start
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return {k[0]: v for k, v in verdicts.items() if not all(v)}, wall
+        for task in tasks:
+            row = " ".join(f"{src} base {counts[(task, src, 'base')]}/{runs} plus "
+                           f"{counts[(task, src, 'plus')]}/{runs}" for src in ("canonical",
+                                                                                 "sample"))
+            print(f"{task:14} {name:16} {row}", flush=True)
+        print(f"({bench}, {name}: {runs} runs in {wall:.0f}s)", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--bench", default="humaneval,mbpp")
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--tasks", default=TASKS)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    for bench in args.bench.split(","):
-        for name, env in CONDITIONS.items():
-            for run in range(args.runs):
-                with tempfile.TemporaryDirectory() as tmp:
-                    failed, wall = failures(bench, Path(tmp), env)
-                shown = ", ".join(f"{t} ({'base' if not v[0] else 'plus'})"
-                                  for t, v in sorted(failed.items()))
-                print(f"{bench} {name} run {run + 1}: evalplus fails {len(failed)} canonical "
-                      f"solutions in {wall:.0f}s: {shown or '-'}", flush=True)
+    tasks = args.tasks.split(",")
+    for bench, prefix in (("humaneval", "HumanEval/"), ("mbpp", "Mbpp/")):
+        mine = [t for t in tasks if t.startswith(prefix)]
+        if mine:
+            judge(bench, mine, args.runs)
 
 
 if __name__ == "__main__":

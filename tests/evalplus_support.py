@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,9 +51,10 @@ def evalplus_env(dataset: Path, bench: str) -> dict[str, str]:
     return {**os.environ, key: str(dataset)}
 
 
-def evalplus_cmd(bench: str, samples: Path, parallel: int | None = None) -> list[str]:
+def evalplus_cmd(bench: str, samples: Path, parallel: int | None = None,
+                 options: Sequence[str] = ()) -> list[str]:
     cmd = [sys.executable, "-m", "evalplus.evaluate", "--dataset", bench,
-           "--samples", str(samples)]
+           "--samples", str(samples), *options]
     return [*cmd, "--parallel", str(parallel)] if parallel else cmd
 
 
@@ -77,13 +78,15 @@ def keys_in_order(task_ids: Iterable[str]) -> list[Key]:
 
 
 def run_evalplus(bench: str, dataset: Path, samples: Path, parallel: int = 2,
-                 timeout: float = 7200) -> Verdicts:
+                 timeout: float = 7200, options: Sequence[str] = (),
+                 env: Mapping[str, str] | None = None) -> Verdicts:
     """evalplus 0.3.1's base/plus verdict of every sample (its ``_eval_results.json``)."""
     result = samples.with_name(samples.name.replace(".jsonl", "_eval_results.json"))
     result.unlink(missing_ok=True)  # it would reuse old results
     with tempfile.TemporaryFile() as err:  # a pipe would fill up with tqdm and block it
-        proc = subprocess.run(evalplus_cmd(bench, samples, parallel),
-                              env=evalplus_env(dataset, bench), cwd=samples.parent,
+        proc = subprocess.run(evalplus_cmd(bench, samples, parallel, options),
+                              env={**evalplus_env(dataset, bench), **(env or {})},
+                              cwd=samples.parent,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                               check=False, timeout=timeout)
         if proc.returncode != 0:

@@ -172,11 +172,12 @@ def selected(cls: str, task_id: str, source: str, every: int) -> bool:
 def variants(bases: Iterable[tuple[str, str, str, str]], every: dict[str, int],
              classes: Iterable[str] | None = None) -> Iterator[Program]:
     """``bases``: (task_id, source, entry point, program). ``every[cls]`` (default 1) thins a
-    class to about one base in that many."""
+    class to about one base in that many; ``every["cls/source"]`` one source of it."""
     names = list(classes or VARIANTS)
     for task_id, source, entry, code in bases:
         for cls in names:
-            if not selected(cls, task_id, source, every.get(cls, 1)):
+            if not selected(cls, task_id, source,
+                            every.get(f"{cls}/{source}", every.get(cls, 1))):
                 continue
             out = VARIANTS[cls](code, entry)
             if out is not None:
