@@ -302,6 +302,8 @@ class RunManifest:
     problems: tuple[str, ...] = ()
     date_window: tuple[str | None, str | None] = (None, None)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # How verdicts were judged (harness.manifest.SEMANTICS_VERSION); "" = before it was recorded
+    semantics: str = ""
 
     def comparability_fields(self) -> dict[str, Any]:
         """Everything that changes scores apart from the model itself."""
@@ -319,4 +321,5 @@ class RunManifest:
             "sandbox": dict(self.sandbox),
             "problems": list(self.problems),
             "date_window": list(self.date_window),
+            "semantics": self.semantics,
         }

@@ -13,7 +13,6 @@ apr-eval: the host process; the containers are accounted by Docker, not the harn
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import shutil
@@ -26,9 +25,10 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
-SAMPLES = SHARED / "samples" / "evalplus" / "qwen2.5-coder-1.5b-base"
-DATA = REPO / "apr_eval" / "benchmarks" / "data" / "evalplus"
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from evalplus_support import SAMPLES, dataset_file, evalplus_cmd, evalplus_env  # noqa: E402
+
 SETS = {
     "he": ("humaneval", "v0.1.9", "HumanEvalPlus-v0.1.9", 1),
     "he10": ("humaneval", "v0.1.9", "HumanEvalPlus-v0.1.9", 10),
@@ -66,18 +66,6 @@ def samples_file(dest: Path, bench: str, copies: int) -> Path:
     return dest
 
 
-def evalplus_env(tmp: Path, bench: str, stem: str) -> dict[str, str]:
-    plain = tmp / f"{stem}.jsonl"
-    plain.write_bytes(gzip.decompress((DATA / f"{stem}.jsonl.gz").read_bytes()))
-    key = "HUMANEVAL_OVERRIDE_PATH" if bench == "humaneval" else "MBPP_OVERRIDE_PATH"
-    return {**os.environ, key: str(plain)}
-
-
-def evalplus_cmd(bench: str, samples: Path) -> list[str]:
-    return [sys.executable, "-m", "evalplus.evaluate", "--dataset", bench,
-            "--samples", str(samples)]
-
-
 def apr_cmd(bench: str, version: str, samples: Path, results: Path, workers: int) -> list[str]:
     return [sys.executable, "-m", "apr_eval.cli", "evaluate", "--bench", bench, "--version",
             version, "--samples", str(samples), "--results", str(results), "--workers",
@@ -88,7 +76,7 @@ def measure(name: str, workers: int) -> dict[str, float]:
     bench, version, stem, copies = SETS[name]
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        env = evalplus_env(tmp, bench, stem)
+        env = evalplus_env(dataset_file(tmp, stem), bench)
         results: dict[str, float] = {"samples": 164 * copies if bench == "humaneval" else 399}
         for label, make in (("evalplus", lambda d, s: evalplus_cmd(bench, s)),
                             ("apr-eval", lambda d, s: apr_cmd(bench, version, s, d, workers))):

@@ -121,10 +121,11 @@ def test_fork_bomb_is_contained_and_next_sample_passes(executor):
     assert got[("b", 0)].verdict is Verdict.PASSED
 
 
-def test_printing_100mb_is_output_limit(executor):
+def test_printing_100mb_passes_as_under_evalplus_but_raw_writes_are_capped(executor):
+    # evalplus swallows a call's prints into memory (4 GiB): 100 MB printed is no failure
     code = "def f(a, b):\n    for _ in range(100):\n        print('x' * (1 << 20))\n" \
            "    return a + b\n"
-    assert one(executor, code).verdict is Verdict.OUTPUT_LIMIT
+    assert one(executor, code).verdict is Verdict.PASSED
     raw = "import os\ndef f(a, b):\n    os.write(1, b'x' * (100 << 20))\n    return a + b\n"
     assert one(executor, raw).verdict is Verdict.OUTPUT_LIMIT
 

@@ -13,6 +13,7 @@ from apr_eval.benchmarks.base import Benchmark
 from apr_eval.core import Completion, ModelInfo, RunManifest, SampleKey, SandboxLimits, Score
 from apr_eval.errors import UsageError
 from apr_eval.harness.execution import OnResult, Program, execute
+from apr_eval.harness.manifest import SEMANTICS_VERSION
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.samples import Sample, read_samples
 from apr_eval.harness.score import score_run
@@ -78,7 +79,8 @@ def open_run(req: EvaluateRequest, samples: Sequence[Sample], image_digest: str)
         image_digest=image_digest,
         problems=tuple(sorted({s.problem_id for s in samples})),
         date_window=window_strings(b),
-        extra={"samples_file": str(req.samples_path), "samples": len(samples)}))
+        extra={"samples_file": str(req.samples_path), "samples": len(samples)},
+        semantics=SEMANTICS_VERSION))
     return run
 
 

@@ -14,6 +14,14 @@ from apr_eval.core import ModelInfo, Problem, PromptStyle, RunManifest
 from apr_eval.errors import UsageError
 from apr_eval.harness.spec import RunSpec
 
+# The judging semantics verdicts are made under; part of the comparability key, so runs judged
+# under different semantics are never compared silently. History:
+#   "" (not recorded): up to the compile-flag fix.
+#   "2": the sample is compiled without the runner's future flags (annotations evaluated, as
+#        under evalplus and lcb_runner), execs into the reference's globals, and numpy is
+#        importable in the sandbox image.
+SEMANTICS_VERSION = "2"
+
 
 def comparability_key(manifest: RunManifest) -> str:
     """Hash of ``RunManifest.comparability_fields()``: runs with different keys are never
@@ -44,6 +52,7 @@ def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark
         image_digest=image_digest,
         problems=tuple(p.problem_id for p in problems),
         extra={"spec": spec.to_json()},
+        semantics=SEMANTICS_VERSION,
     )
     return with_key(manifest)
 

@@ -10,7 +10,8 @@ of a large value (see :func:`digest`), ``{"$x": weight}`` a value too large to b
 output (see :func:`weight`), ``{"$o": "TypeName"}`` anything else. ``$o`` and ``$x`` values
 decode to an :class:`Opaque`, which equals nothing: a program cannot pass by returning an
 object whose ``__eq__`` lies. Subclasses of builtins are encoded through the builtin's own
-methods, so an overridden ``__eq__``/``__iter__``/``__str__`` is never consulted.
+methods, so an overridden ``__eq__``/``__iter__``/``__str__`` is never consulted. A numpy
+scalar is encoded as the Python value it equals.
 """
 
 from __future__ import annotations
@@ -86,7 +87,15 @@ def encode(value: Any, depth: int = 0) -> Any:
         return {"$c": [_float(c.real), _float(c.imag)]}
     if isinstance(value, (bytes, bytearray)):
         return {"$b": base64.b64encode(bytes(value)).decode("ascii")}
+    if _numpy_scalar(value):
+        return encode(value.item(), d)
     return {"$o": type(value).__name__[:100]}
+
+
+def _numpy_scalar(value: Any) -> bool:
+    """A numpy scalar (``np.int64(3)``, ``np.bool_``, a 0-d array): equal, under the reference
+    harness's ``==``, to the Python value its ``item()`` returns. Only numpy's own types."""
+    return type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0
 
 
 _FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}

@@ -1,7 +1,9 @@
 """Building the sandbox image: offline from a debootstrap rootfs, or from the Dockerfile.
 
-The image holds Debian bookworm's python3 (3.11, stdlib only) and the runner files, nothing
-else: no benchmark data, no expected outputs, no canonical solutions. Its tag carries a hash of
+The image holds Debian bookworm's python3 (3.11) with the third-party modules the reference
+harnesses' environments give a sample (``PACKAGES``: numpy, as evalplus and lcb_runner both
+install it) and the runner files, nothing else: no benchmark data, no expected outputs, no
+canonical solutions. Its tag carries a hash of
 the runner files and the recipe, so a changed runner can never run against a stale image.
 """
 
@@ -18,7 +20,9 @@ from pathlib import Path
 
 from apr_eval.errors import SandboxUnavailable, UsageError
 
-RECIPE = "bookworm-minbase-python3-v1"
+# Debian packages in the image (debootstrap --include, or apt-get in the Dockerfile).
+PACKAGES = ("python3", "python3-numpy")
+RECIPE = "bookworm-minbase-python3-numpy-v2"
 REPOSITORY = "apr-eval-sandbox"
 SUITE = "bookworm"
 _HERE = Path(__file__).parent
@@ -48,7 +52,7 @@ def _file_bytes(src: Path | None) -> bytes:
 
 
 def image_tag() -> str:
-    h = hashlib.sha256(RECIPE.encode())
+    h = hashlib.sha256(RECIPE.encode() + b"\0" + " ".join(PACKAGES).encode())
     for name, src in RUNNER_FILES:
         h.update(name.encode() + b"\0" + _file_bytes(src) + b"\0")
     return f"{REPOSITORY}:{h.hexdigest()[:12]}"
@@ -72,7 +76,7 @@ def _add_runner_files(tar: tarfile.TarFile, prefix: str) -> None:
 
 def rootfs_tarball(cache_dir: Path, log: Log) -> Path:
     """A trimmed debootstrap rootfs as a tarball, built once and cached."""
-    out = cache_dir / f"rootfs-{SUITE}-minbase-python3.tar"
+    out = cache_dir / f"rootfs-{SUITE}-minbase-{'-'.join(PACKAGES)}.tar"
     if out.exists():
         return out
     if shutil.which("debootstrap") is None:
@@ -81,9 +85,10 @@ def rootfs_tarball(cache_dir: Path, log: Log) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         root = Path(tmp) / "rootfs"
-        log(f"debootstrap --variant=minbase --include=python3 {SUITE} (about a minute)")
+        include = f"--include={','.join(PACKAGES)}"
+        log(f"debootstrap --variant=minbase {include} {SUITE} (a minute or two)")
         proc = subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3", SUITE, str(root)],
+            ["debootstrap", "--variant=minbase", include, SUITE, str(root)],
             capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]

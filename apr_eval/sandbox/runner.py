@@ -17,6 +17,7 @@ Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}`
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import select
@@ -25,12 +26,17 @@ import signal
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
 from apr_eval.sandbox import codec, guard
 
 KINDS = ("returned", "raised", "timed_out")
+# Imported before any guard, as evalplus and lcb_runner have them imported before theirs: a
+# sample importing them after the guard would fail otherwise (numpy sets os.environ, which
+# calls the disabled os.putenv). Missing ones are skipped.
+PRELOADED = ("multiprocessing", "numpy")
 CHUNK = 1 << 16
 FLUSH_S = 0.02
 
@@ -160,18 +166,38 @@ def _load_error(res: _Results, exc: BaseException) -> None:
     _end(res, "load_error", f"{type(exc).__name__}: {exc}"[:2000])
 
 
+def _compile(code: str) -> Any:
+    """The sample's code object. ``dont_inherit``: none of this module's ``__future__`` flags
+    (``annotations`` would leave a sample's annotations unevaluated, so ``List[int]`` without
+    its import would load here and raise ``NameError`` under the reference harnesses, which
+    ``exec`` a string from modules without future imports)."""
+    return compile(code, "<solution>", "exec", dont_inherit=True)
+
+
+def _namespace(job: dict[str, Any]) -> dict[str, Any]:
+    """The globals the reference harness gives the program: evalplus's ``unsafe_execute``
+    execs into ``{}`` (so ``__name__`` is the builtins module's); lcb_runner's
+    ``compile_code`` into a fresh ``ModuleType("tmp_sol", "")``."""
+    if job.get("guard") == "lcb":
+        return types.ModuleType("tmp_sol", "").__dict__
+    return {}
+
+
 def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
                   sink: guard.Sink) -> None:
-    env: dict[str, Any] = {"__name__": "__sandbox__"}
+    env = _namespace(job)
     try:
         with guard.swallowed(sink):
-            exec(compile(job["code"], "<solution>", "exec"), env)
+            exec(_compile(job["code"]), env)
             fn = guard.resolve(env, job["entry"])
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _load_error(res, exc)
         return
+    if job.get("guard") == "evalplus":
+        fn = guard.at_headroom(fn, guard.EVALPLUS_HEADROOM)
 
     def call(args: Any) -> Any:
+        sink.count = 0  # the reference swallows each call's output into a fresh buffer
         with guard.swallowed(sink):
             return fn(*args)
 
@@ -181,7 +207,7 @@ def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
 def _run_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
                sink: guard.Sink) -> None:
     try:
-        code = compile(job["code"], "<solution>", "exec")
+        code = _compile(job["code"])
     except BaseException as exc:  # noqa: BLE001
         _load_error(res, exc)
         return
@@ -202,14 +228,14 @@ def _run_lcb_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
                    sink: guard.Sink) -> None:
     """lcb_runner's stdin convention: load the program once as a module (the host has wrapped
     its statements into ``entry``), then call ``entry()`` once per input; see guard.LcbStdin."""
-    env: dict[str, Any] = {"__name__": "__sandbox__"}
+    env = _namespace(job)
     load_stdin = guard.LcbStdin()
     saved = sys.stdin
     try:
         sys.stdin = load_stdin
         with guard.time_limit(float(max(group["limits"], default=1))), \
                 contextlib.redirect_stdout(guard.Capture(sink)):
-            exec(compile(job["code"], "<solution>", "exec"), env)
+            exec(_compile(job["code"]), env)
         fn = guard.resolve(env, job["entry"])
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _load_error(res, exc)
@@ -247,6 +273,8 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
         os._exit(0)
 
     sink = guard.Sink(output_bytes, on_limit)
+    if job["mode"] != "stdio":  # swallowed, discarded: only the reference's memory bounds it
+        sink = guard.Sink(guard.SWALLOWED_BYTES, guard.out_of_memory)
     if job.get("guard") == "evalplus":
         guard.reliability_guard()
     elif job.get("guard") == "lcb":
@@ -413,7 +441,14 @@ def _ending(g: _Group, forced: str, status: int) -> tuple[str, str]:
     return end, detail
 
 
+def _preload() -> None:
+    for name in PRELOADED:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def main() -> None:
+    _preload()
     batch = json.loads(sys.stdin.buffer.read())
     groups = {gid: {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": g["limits"],
                     "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0)),
