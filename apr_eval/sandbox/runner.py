@@ -19,20 +19,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
-import shutil
-import signal
+import secrets
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
-from apr_eval.sandbox import codec, guard
+from apr_eval.sandbox import codec, guard, lockdown, supervisor
 
-KINDS = ("returned", "raised", "timed_out")
+KINDS = supervisor.KINDS
 CHUNK = 1 << 16
 FLUSH_S = 0.02
+CPU_SLACK_S = 0.5  # per input, beyond its limit, where the host gives no CPU cap
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -163,10 +162,15 @@ def _load_error(res: _Results, exc: BaseException) -> None:
 def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
                   sink: guard.Sink) -> None:
     env: dict[str, Any] = {"__name__": "__sandbox__"}
+    start = time.process_time()
     try:
-        with guard.swallowed(sink):
+        with guard.swallowed(sink), guard.time_limit(_load_cap(group)):
             exec(compile(job["code"], "<solution>", "exec"), env)
             fn = guard.resolve(env, job["entry"])
+    except guard.TimeoutException:
+        _report(res, "timed_out", None, "", time.process_time() - start)
+        _end(res, "stopped", "module-level code over its CPU limit")
+        return
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _load_error(res, exc)
         return
@@ -176,6 +180,12 @@ def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
             return fn(*args)
 
     _each_input(res, group, call)
+
+
+def _load_cap(group: dict[str, Any]) -> float:
+    """Module-level code's CPU limit: the group's largest per-input limit. Counted from
+    outside too, together with input 0 (nothing the sample says can split the two)."""
+    return float(group.get("load_cap", max(group["limits"], default=1.0))) or 1.0
 
 
 def _run_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
@@ -227,19 +237,23 @@ def _run_lcb_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
 
 
 def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dict[str, Any],
-           output_bytes: int) -> None:
+           output_bytes: int, cpu_total: float = 0.0) -> None:
+    """Before the sample runs: its own session, the runner's descriptors and signal handlers
+    gone, tracing denied, a CPU rlimit, a fresh working directory (see lockdown)."""
     os.setsid()
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(out_w, 1)
-    os.dup2(out_w, 2)
+    res_w = lockdown.isolate_fds(res_w, out_w)
+    lockdown.restore_signals()
     os.chdir(workdir)
     os.environ["TMPDIR"] = workdir
+    lockdown.set_dumpable(True)  # PID 1 stays non-dumpable; /proc/self is this process's own
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")  # if the container runs out of memory, the program dies first
     except OSError:
         pass
+    lockdown.deny_tracing()
+    if cpu_total:
+        lockdown.limit_cpu(cpu_total)
     res = _Results(res_w)
 
     def on_limit() -> None:
@@ -259,115 +273,8 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
 
 # --------------------------------------------------------------- parent side
 
-
-class _Group:
-    def __init__(self, pid: int, res_r: int, out_r: int, limits: dict[str, int]) -> None:
-        self.pid, self.res_r, self.out_r = pid, res_r, out_r
-        self.limits = limits
-        self.lines: list[bytes] = []
-        self.end, self.detail = "", ""
-        self.floats = False
-        self.heaviest = 0
-        self.printed = 0
-        self.result_bytes = 0
-        self.stderr_tail = b""
-        self._pending: list[bytes] = []  # an unfinished line, in pieces (no quadratic joins)
-
-    def feed_results(self, data: bytes) -> bool:
-        self.result_bytes += len(data)
-        if self.result_bytes > self.limits["result_bytes"]:
-            self.end = "output_limit"
-            return False
-        if b"\n" not in data:
-            self._pending.append(data)
-            return True
-        *complete, rest = b"".join([*self._pending, data]).split(b"\n")
-        self._pending = [rest] if rest else []
-        for raw in complete:
-            self._line(raw)
-        return True
-
-    def _line(self, raw: bytes) -> None:
-        """Outcome lines are kept raw (checked all at once by ``outcomes``); the end line is
-        the only one read here."""
-        if self.end:
-            return
-        if not raw.startswith(b'["end"'):
-            self.lines.append(raw)
-            return
-        try:
-            item = json.loads(raw)
-        except ValueError:
-            return
-        if isinstance(item, list) and len(item) == 5:
-            self.end, self.detail, self.floats = str(item[1]), str(item[2]), item[3] is True
-            self.heaviest = item[4] if type(item[4]) is int else 0
-
-    def outcomes(self) -> str:
-        """The outcome lines as one JSON array body, or "" with the group marked crashed if
-        any line is not an outcome (only a tampering program writes such lines)."""
-        body = b",".join(self.lines)
-        try:
-            items = json.loads(b"[" + body + b"]")
-        except (ValueError, RecursionError):
-            items = None
-        if items is None or not all(isinstance(i, list) and len(i) == 4 and i[0] in KINDS
-                                    for i in items):
-            self.end, self.detail = "crashed", "malformed outcome line"
-            return ""
-        return body.decode()
-
-    def feed_output(self, data: bytes) -> bool:
-        self.printed += len(data)
-        self.stderr_tail = (self.stderr_tail + data)[-2000:]
-        return self.printed <= self.limits["output_bytes"]
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _reap_all() -> None:
-    """As PID 1 of the container: kill every other process (fork bombs included) and reap."""
-    if os.getpid() == 1:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
-        except InterruptedError:
-            continue
-
-
-def _supervise(g: _Group, deadline: float) -> str:
-    open_fds = {g.res_r, g.out_r}
-    while open_fds:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return "timeout"
-        ready, _, _ = select.select(list(open_fds), [], [], remaining)
-        for fd in ready:
-            data = os.read(fd, CHUNK)
-            if not data:
-                open_fds.discard(fd)
-                os.close(fd)
-                continue
-            ok = g.feed_results(data) if fd == g.res_r else g.feed_output(data)
-            if not ok:
-                return "output_limit"
-    return ""
-
-
-def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
-               seq: int) -> None:
-    workdir = tempfile.mkdtemp(prefix=f"g{seq}-")
+def _spawn(job: dict[str, Any], group: dict[str, Any], limits: dict[str, int], workdir: str,
+           cpu_total: float) -> tuple[int, int, int]:
     res_r, res_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
@@ -376,58 +283,66 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
         try:
             os.close(res_r)
             os.close(out_r)
-            _child(res_w, out_w, workdir, job, group, limits["output_bytes"])
+            _child(res_w, out_w, workdir, job, group, limits["output_bytes"], cpu_total)
         finally:
             os._exit(0)
     os.close(res_w)
     os.close(out_w)
-    g = _Group(pid, res_r, out_r, limits)
-    forced = _supervise(g, time.monotonic() + float(group["deadline"]))
-    if forced:
-        _kill(pid)
+    return pid, res_r, out_r
+
+
+def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
+               meter: lockdown.CpuMeter) -> None:
+    workdir = tempfile.mkdtemp(prefix=secrets.token_hex(8))
+    caps, load_cap = group["cpu_caps"], group["load_cap"]
+    pid, res_r, out_r = _spawn(job, group, limits, workdir,
+                               load_cap + sum(caps) + lockdown.TAIL_S)
+    watch = lockdown.CpuWatch(meter, pid, caps, load_cap)
+    g = supervisor.Group(pid, res_r, out_r, limits, len(group["inputs"]), watch)
+    forced = supervisor.supervise(g, time.monotonic() + float(group["deadline"]))
+    supervisor.kill_all(pid)
     _, status = os.waitpid(pid, 0)
+    supervisor.drain(g)
     for fd in (res_r, out_r):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    _reap_all()
-    shutil.rmtree(workdir, ignore_errors=True)
+        os.close(fd)
+    supervisor.reap_all()
+    lockdown.wipe(workdir, keep_top=False)
+    lockdown.wipe_scratch()
     body = g.outcomes()
-    end, detail = _ending(g, forced, status)
+    end, detail = supervisor.ending(g, forced, status)
     tail = json.dumps({"end": end, "detail": detail[-2000:], "floats": g.floats,
                        "heaviest": g.heaviest, "job": job["id"], "group": name, "t": "group"})
     sys.stdout.write('{"outcomes":[' + body + "]," + tail[1:] + "\n")
     sys.stdout.flush()
 
 
-def _ending(g: _Group, forced: str, status: int) -> tuple[str, str]:
-    """How the group ended: forced by the runner, as the child said, or as it died."""
-    end, detail = forced or g.end, g.detail
-    if not end:
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-        end = "killed" if sig == signal.SIGKILL else "crashed"
-        detail = f"signal {sig}" if sig else f"exit {os.WEXITSTATUS(status)} before reporting"
-    if not detail and end != "completed":
-        detail = g.stderr_tail.decode(errors="replace")
-    return end, detail
+def _group_table(batch: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The batch's groups, decoded once; each input's CPU cap (the host's, or its limit plus
+    ``CPU_SLACK_S``) and the module-level code's CPU cap."""
+    out = {}
+    for gid, g in batch["groups"].items():
+        limits = [float(x) for x in g["limits"]]
+        caps = g.get("cpu_caps") or [x + CPU_SLACK_S for x in limits]
+        out[gid] = {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": limits,
+                    "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0)),
+                    "max_weight": int(g.get("max_weight", 0)), "measure": bool(g.get("measure")),
+                    "cpu_caps": [float(x) for x in caps],
+                    "load_cap": float(g.get("load_cap", max(limits, default=1.0)))}
+    return out
 
 
 def main() -> None:
+    lockdown.guard_runner()
+    meter = lockdown.CpuMeter()
     batch = json.loads(sys.stdin.buffer.read())
-    groups = {gid: {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": g["limits"],
-                    "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0)),
-                    "max_weight": int(g.get("max_weight", 0)), "measure": bool(g.get("measure"))}
-              for gid, g in batch["groups"].items()}
+    groups = _group_table(batch)
     limits = {"output_bytes": int(batch["output_bytes"]),
               "result_bytes": int(batch.get("result_bytes", 64 << 20))}
     _emit({"t": "ready"})
-    seq = 0
     for job in batch["jobs"]:
         for name, gid in job["groups"]:
             _emit({"t": "begin", "job": job["id"], "group": name})
-            _run_group(job, name, groups[gid], limits, seq)
-            seq += 1
+            _run_group(job, name, groups[gid], limits, meter)
     _emit({"t": "done"})
 
 
