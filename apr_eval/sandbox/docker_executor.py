@@ -332,7 +332,8 @@ def judge_safely(check: Check, results: list[GroupResult]) -> Execution:
     (a value no comparison can take) makes that sample's verdict ERROR, never the run's end."""
     try:
         return check.judge(results)
-    except Exception as exc:  # noqa: BLE001 - any failure here is caused by the sample's values
+    except (ArithmeticError, LookupError, ValueError, TypeError, AttributeError, RecursionError,
+            MemoryError) as exc:  # what a value can raise; an ImportError is the host's own
         why = f"judging failed: {type(exc).__name__}"
         return Execution(
             problem_id=check.job.key.problem_id, sample_index=check.job.key.sample_index,

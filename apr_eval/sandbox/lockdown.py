@@ -246,22 +246,26 @@ class CpuWatch:
     that line's arrival. Lines beyond the group's inputs earn only ``TAIL_S``, so a sample that
     writes outcome lines early can move budget between inputs, never exceed the group's sum."""
 
-    def __init__(self, meter: CpuMeter, pid: int, caps: list[float], load_cap: float) -> None:
-        self.meter, self.pid, self.caps = meter, pid, caps
+    def __init__(self, meter: CpuMeter, pid: int, caps: list[float] | None,
+                 load_cap: float) -> None:
+        self.meter, self.pid, self.caps = meter, pid, caps or []
+        self.on = caps is not None
         self.done = 0
-        self.mark = meter.read(pid)
+        self.mark = meter.read(pid) if self.on else 0.0
         self.allow = load_cap + self._cap(0)
 
     def _cap(self, i: int) -> float:
         return self.caps[i] if i < len(self.caps) else TAIL_S
 
     def lines(self, n: int) -> None:
-        if n:
+        if n and self.on:
             self.done += n
             self.mark = self.meter.read(self.pid)
             self.allow = self._cap(self.done)
 
     def over(self) -> float:
         """CPU used since the last outcome when that exceeds the allowance, else 0."""
+        if not self.on:
+            return 0.0
         used = self.meter.read(self.pid) - self.mark
         return used if used > self.allow else 0.0

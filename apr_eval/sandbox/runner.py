@@ -31,7 +31,6 @@ from apr_eval.sandbox import codec, guard, lockdown, supervisor
 KINDS = supervisor.KINDS
 CHUNK = 1 << 16
 FLUSH_S = 0.02
-CPU_SLACK_S = 0.5  # per input, beyond its limit, where the host gives no CPU cap
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -164,7 +163,7 @@ def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
     env: dict[str, Any] = {"__name__": "__sandbox__"}
     start = time.process_time()
     try:
-        with guard.swallowed(sink), guard.time_limit(_load_cap(group)):
+        with guard.swallowed(sink), _load_limit(group):
             exec(compile(job["code"], "<solution>", "exec"), env)
             fn = guard.resolve(env, job["entry"])
     except guard.TimeoutException:
@@ -182,10 +181,11 @@ def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
     _each_input(res, group, call)
 
 
-def _load_cap(group: dict[str, Any]) -> float:
-    """Module-level code's CPU limit: the group's largest per-input limit. Counted from
-    outside too, together with input 0 (nothing the sample says can split the two)."""
-    return float(group.get("load_cap", max(group["limits"], default=1.0))) or 1.0
+def _load_limit(group: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
+    """Module-level code's CPU limit where the host set one (also counted from outside,
+    together with input 0: nothing the sample says can split the two)."""
+    cap = group.get("load_cap")
+    return guard.time_limit(cap) if cap else contextlib.nullcontext()
 
 
 def _run_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
@@ -294,15 +294,15 @@ def _spawn(job: dict[str, Any], group: dict[str, Any], limits: dict[str, int], w
 def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
                meter: lockdown.CpuMeter) -> None:
     workdir = tempfile.mkdtemp(prefix=secrets.token_hex(8))
-    caps, load_cap = group["cpu_caps"], group["load_cap"]
-    pid, res_r, out_r = _spawn(job, group, limits, workdir,
-                               load_cap + sum(caps) + lockdown.TAIL_S)
+    caps, load_cap = group["cpu_caps"], group["load_cap"] or 0.0
+    total = load_cap + sum(caps) + lockdown.TAIL_S if caps is not None else 0.0
+    pid, res_r, out_r = _spawn(job, group, limits, workdir, total)
     watch = lockdown.CpuWatch(meter, pid, caps, load_cap)
     g = supervisor.Group(pid, res_r, out_r, limits, len(group["inputs"]), watch)
     forced = supervisor.supervise(g, time.monotonic() + float(group["deadline"]))
     supervisor.kill_all(pid)
     _, status = os.waitpid(pid, 0)
-    supervisor.drain(g)
+    forced = supervisor.drain(g, forced)
     for fd in (res_r, out_r):
         os.close(fd)
     supervisor.reap_all()
@@ -317,17 +317,18 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
 
 
 def _group_table(batch: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The batch's groups, decoded once; each input's CPU cap (the host's, or its limit plus
-    ``CPU_SLACK_S``) and the module-level code's CPU cap."""
+    """The batch's groups, decoded once. ``cpu_caps`` (per input) and ``load_cap`` (module-level
+    code), where the host sends them, are counted from outside the sample (lockdown.CpuWatch);
+    without them (ground truth: trusted canonical solutions) only the child's own timer runs."""
     out = {}
     for gid, g in batch["groups"].items():
         limits = [float(x) for x in g["limits"]]
-        caps = g.get("cpu_caps") or [x + CPU_SLACK_S for x in limits]
+        caps = g.get("cpu_caps")
         out[gid] = {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": limits,
                     "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0)),
                     "max_weight": int(g.get("max_weight", 0)), "measure": bool(g.get("measure")),
-                    "cpu_caps": [float(x) for x in caps],
-                    "load_cap": float(g.get("load_cap", max(limits, default=1.0)))}
+                    "cpu_caps": None if caps is None else [float(x) for x in caps],
+                    "load_cap": float(g.get("load_cap") or 0.0)}
     return out
 
 

@@ -193,8 +193,9 @@ def supervise(g: Group, deadline: float) -> str:
             os.close(pidfd)
 
 
-def drain(g: Group) -> None:
-    """After every writer is dead: the rest of both pipes (an exit can beat the last read)."""
+def drain(g: Group, forced: str) -> str:
+    """After every writer is dead: the rest of both pipes (an exit can beat the last read).
+    Returns ``forced``, or "output_limit" if what was left passed a cap."""
     for fd in (g.res_r, g.out_r):
         while True:
             ready, _, _ = select.select([fd], [], [], 0.5)
@@ -203,7 +204,8 @@ def drain(g: Group) -> None:
                 break
             ok = g.feed_results(data) if fd == g.res_r else g.feed_output(data)
             if not ok:
-                break
+                return forced if forced in ("timeout", "cpu") else "output_limit"
+    return forced
 
 
 def ending(g: Group, forced: str, status: int) -> tuple[str, str]:
