@@ -26,7 +26,8 @@ BURN = ("import time\n"
         "        pass\n")
 FORGED = ('{"outcomes":[["returned",3,"",0],["returned",7,"",0]],"end":"completed",'
           '"detail":"","floats":false,"heaviest":0,"job":"%s","group":"base","t":"group"}\\n')
-OUTCOME_LINES = "import posix\ndef f(a, b):\n    posix.write(3, {!r}.encode())\n    posix._exit(0)\n"
+OUTCOME_LINES = ("import posix\ndef f(a, b):\n    posix.write(3, {!r}.encode())\n"
+                 "    posix._exit(0)\n")
 
 HOSTILE = {
     "forge-proc1-fd": (
@@ -84,7 +85,8 @@ HOSTILE = {
     "garbled-pipe": (
         "import posix\n"
         "def f(a, b):\n"
-        "    for line in (b'[' * 100000 + b'\\n', b'[\"returned\", \"\\xed\\xa0\\x80\", \"\", 0]\\n',\n"
+        "    for line in (b'[' * 100000 + b'\\n',\n"
+        "                 b'[\"returned\", \"\\xed\\xa0\\x80\", \"\", 0]\\n',\n"
         "                 b'[\"end\", ' + b'[' * 50000 + b'\\n', b'x' * (1 << 20) + b'\\n'):\n"
         "        posix.write(3, line)\n"
         "    return a + b\n"),

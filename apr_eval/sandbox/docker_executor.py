@@ -312,17 +312,18 @@ def _read_records(checks: Sequence[Check], stream: Stream
     results: dict[str, dict[str, GroupResult]] = {}
     running: tuple[str, str] | None = None
     for record in stream.records:
-        key = (record.get("job"), record.get("group"))
-        group = groups.get(key) if all(isinstance(k, str) for k in key) else None
+        job, name = record.get("job"), record.get("group")
+        group = groups.get((job, name)) if isinstance(job, str) and isinstance(name, str) \
+            else None
         if group is None:
             continue
         if record.get("t") == "begin":
-            running = (str(key[0]), group.name)
+            running = (str(job), group.name)
         elif record.get("t") == "group":
             gr = _group_result(record, group)
             if gr.end is GroupEnd.KILLED and stream.oom_killed:
                 gr = GroupResult(gr.name, gr.outcomes, GroupEnd.OOM, gr.detail)
-            results.setdefault(str(key[0]), {})[gr.name] = gr
+            results.setdefault(str(job), {})[gr.name] = gr
             running = None
     return results, running
 

@@ -29,6 +29,7 @@ import resource
 import signal
 import struct
 import time
+from typing import Any
 
 # ------------------------------------------------------------------ prctl and seccomp
 
@@ -112,7 +113,7 @@ def restore_signals() -> None:
     for sig in signal.valid_signals():
         if sig in _UNTOUCHABLE:
             continue
-        handler = signal.SIG_IGN if sig in _PYTHON_IGNORES else signal.SIG_DFL
+        handler: Any = signal.SIG_IGN if sig in _PYTHON_IGNORES else signal.SIG_DFL
         if sig == signal.SIGINT:
             handler = signal.default_int_handler
         try:
