@@ -161,14 +161,12 @@ def _load_error(res: _Results, exc: BaseException) -> None:
 def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
                   sink: guard.Sink) -> None:
     env: dict[str, Any] = {"__name__": "__sandbox__"}
-    start = time.process_time()
     try:
-        with guard.swallowed(sink), _load_limit(group):
+        with guard.swallowed(sink):
             exec(compile(job["code"], "<solution>", "exec"), env)
             fn = guard.resolve(env, job["entry"])
     except guard.TimeoutException:
-        _report(res, "timed_out", None, "", time.process_time() - start)
-        _end(res, "stopped", "module-level code over its CPU limit")
+        _load_timeout(res)
         return
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _load_error(res, exc)
@@ -181,11 +179,21 @@ def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
     _each_input(res, group, call)
 
 
-def _load_limit(group: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
-    """Module-level code's CPU limit where the host set one (also counted from outside,
-    together with input 0: nothing the sample says can split the two)."""
+def _load_limit(job: dict[str, Any], group: dict[str, Any]
+                ) -> contextlib.AbstractContextManager[None]:
+    """Module-level code's CPU limit where the host set one, under evalplus's conventions
+    (lcb_runner has its own, see ``_run_lcb_stdio``). The first input's own limit replaces
+    it. Counted from outside too, together with input 0: nothing the sample says can split
+    the two."""
     cap = group.get("load_cap")
-    return guard.time_limit(cap) if cap else contextlib.nullcontext()
+    if cap and job.get("guard") == "evalplus":
+        return guard.time_limit(cap)
+    return contextlib.nullcontext()
+
+
+def _load_timeout(res: _Results) -> None:
+    _report(res, "timed_out", None, "", 0.0)
+    _end(res, "stopped", "module-level code over its CPU limit")
 
 
 def _run_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
@@ -268,7 +276,8 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
     runner = _run_function
     if job["mode"] == "stdio":
         runner = _run_lcb_stdio if job.get("guard") == "lcb" else _run_stdio
-    runner(res, job, group, sink)
+    with _load_limit(job, group):
+        runner(res, job, group, sink)
 
 
 # --------------------------------------------------------------- parent side

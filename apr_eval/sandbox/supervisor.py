@@ -164,6 +164,14 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
+def _exited(pid: int) -> bool:
+    """Whether the child has exited, without reaping it (kernels without pidfd)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
 def supervise(g: Group, deadline: float) -> str:
     """Read the child's pipes until it exits (or the deadline, a limit): "" or why forced."""
     pidfd = _pidfd(g.pid)
@@ -175,7 +183,7 @@ def supervise(g: Group, deadline: float) -> str:
                 return "timeout"
             if g.cpu_exceeded():
                 return "cpu"
-            if pidfd is None and os.waitpid(g.pid, os.WNOHANG)[0]:
+            if pidfd is None and _exited(g.pid):
                 return "exited"
             ready, _, _ = select.select(list(fds), [], [], min(remaining, POLL_S))
             for fd in ready:
