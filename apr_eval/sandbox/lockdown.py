@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import resource
 import signal
 import struct
@@ -43,15 +42,18 @@ _ARCHES = {"x86_64": (0xC000003E, 101, 310, 311, 438),
 _X32_BIT = 0x40000000
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded once by PID 1; children inherit it
 
 
-def _prctl(option: int, arg: int | ctypes.c_void_p) -> bool:
-    fn = _libc().prctl
-    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong,
-                   ctypes.c_ulong]
-    return int(fn(option, arg, 0, 0, 0)) == 0
+class _Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _prctl(option: int, arg2: int, arg3: Any = None) -> bool:
+    """prctl(2) with unsigned long arguments (arg3: a pointer, or 0)."""
+    third = arg3 if arg3 is not None else ctypes.c_ulong(0)
+    return int(_LIBC.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), third,
+                           ctypes.c_ulong(0), ctypes.c_ulong(0))) == 0
 
 
 def set_dumpable(on: bool) -> bool:
@@ -59,7 +61,7 @@ def set_dumpable(on: bool) -> bool:
 
 
 def _filter_program() -> bytes | None:
-    arch = _ARCHES.get(platform.machine())
+    arch = _ARCHES.get(os.uname().machine)
     if arch is None:
         return None
     audit, *denied = arch
@@ -75,20 +77,17 @@ def _filter_program() -> bytes | None:
     return b"".join(prog)
 
 
+_PROGRAM = _filter_program()  # built once, in PID 1
+
+
 def deny_tracing() -> bool:
     """Install the child's seccomp filter (see the module doc); False where it could not be."""
-    prog = _filter_program()
-    if prog is None:
+    if _PROGRAM is None:
         return False
     _prctl(_PR_SET_NO_NEW_PRIVS, 1)
-    buf = ctypes.create_string_buffer(prog, len(prog))
-
-    class _Fprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = _Fprog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    prctl = _libc().prctl
-    return int(prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0)) == 0
+    buf = ctypes.create_string_buffer(_PROGRAM, len(_PROGRAM))
+    fprog = _Fprog(len(_PROGRAM) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    return _prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog))
 
 
 # ------------------------------------------------------------------ PID 1 and its children
@@ -241,32 +240,42 @@ class CpuMeter:
 TAIL_S = 0.5  # CPU allowed after the last input's report (reporting the end, exiting)
 
 
+SAMPLE_S = 0.05  # how often the meter is read while a group runs
+
+
 class CpuWatch:
     """Per-input CPU from outside the sample. Allowance until the first outcome arrives: the
     load cap plus input 0's cap; after each outcome line, the next input's cap, counted from
     that line's arrival. Lines beyond the group's inputs earn only ``TAIL_S``, so a sample that
-    writes outcome lines early can move budget between inputs, never exceed the group's sum."""
+    writes outcome lines early can move budget between inputs, never exceed the group's sum.
+
+    The meter is read every ``SAMPLE_S`` (not per line): a mark is taken at the first reading
+    after a line arrived, so an input may get up to ``SAMPLE_S`` of CPU more, never less."""
 
     def __init__(self, meter: CpuMeter, pid: int, caps: list[float] | None,
                  load_cap: float) -> None:
         self.meter, self.pid, self.caps = meter, pid, caps or []
         self.on = caps is not None
-        self.done = 0
+        self.done = self.marked = 0
         self.mark = meter.read(pid) if self.on else 0.0
         self.allow = load_cap + self._cap(0)
+        self.next = time.monotonic() + SAMPLE_S
 
     def _cap(self, i: int) -> float:
         return self.caps[i] if i < len(self.caps) else TAIL_S
 
     def lines(self, n: int) -> None:
-        if n and self.on:
-            self.done += n
-            self.mark = self.meter.read(self.pid)
-            self.allow = self._cap(self.done)
+        self.done += n
 
     def over(self) -> float:
         """CPU used since the last outcome when that exceeds the allowance, else 0."""
-        if not self.on:
+        now = time.monotonic()
+        if not self.on or now < self.next:
             return 0.0
-        used = self.meter.read(self.pid) - self.mark
+        self.next = now + SAMPLE_S
+        usage = self.meter.read(self.pid)
+        if self.marked != self.done:
+            self.marked, self.mark, self.allow = self.done, usage, self._cap(self.done)
+            return 0.0
+        used = usage - self.mark
         return used if used > self.allow else 0.0
