@@ -3,11 +3,12 @@
 It reads one JSON batch on stdin and, for every (job, test group), forks a fresh process that
 runs the untrusted program on the group's inputs and reports raw outcomes (returned value,
 raised exception, per-input timeout). It never sees expected outputs and never decides whether a
-sample passed: the host does. Each group record it prints is one JSON line whose identifying keys
-come *after* the child's data, so a child cannot forge another job's record.
+sample passed: the host does. Only this process (PID 1) writes records, each one JSON line, and
+no child can reach its stdout, memory or signals (lockdown.py); a child's pipe is parsed as
+untrusted data (supervisor.py) and its CPU counted from outside.
 
 Input: ``{"groups": {gid: {"inputs": [...], "limits": [...], "deadline": s,
-"digest_over": bytes, "max_weight": w, "measure": bool}},
+"digest_over": bytes, "max_weight": w, "measure": bool, "cpu_caps": [s, ...], "load_cap": s}},
 "jobs": [{"id", "code", "mode", "entry", "guard", "groups": [[name, gid], ...]}],
 "output_bytes": N, "result_bytes": N}``.
 Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``,
