@@ -165,6 +165,17 @@ def test_fuzzed_records_never_crash_settle_or_the_exporters():
     assert passes == 0  # random values never equal (3, 7)
 
 
+def test_evalplus_export_writes_ints_past_the_str_limit(tmp_path):
+    from apr_eval.core import Execution, FailingTest
+    from apr_eval.harness.outputs import write_json
+
+    big = 10 ** 5000
+    e = Execution("p", 0, Verdict.FAILED, {"base": Verdict.FAILED},
+                  FailingTest("base", 0, (big,), 1, big, "wrong output"))
+    write_json(tmp_path / "r.json", evalplus_results("h", {SampleKey("p", 0): e}, {}))
+    assert "1" + "0" * 5000 in (tmp_path / "r.json").read_text()
+
+
 def test_decoded_nans_are_fresh_objects_as_in_evalplus():
     nan_list = codec.decode([{"$f": "nan"}])
     assert nan_list != codec.decode([{"$f": "nan"}]) and nan_list[0] is not math.nan
