@@ -104,3 +104,62 @@ def test_garbage_on_the_result_pipe_marks_only_that_group_crashed():
     g0, g1 = run_batch([garbage, "def f(a):\n    return a\n"], [(1,)])
     assert (g0["end"], g0["detail"], g0["outcomes"]) == ("crashed", "malformed outcome line", [])
     assert g1["end"] == "completed"
+
+
+def test_a_child_keeps_only_its_four_descriptors_and_cannot_trace():
+    code = ("import ctypes, posix\n"
+            "def f(a):\n"
+            "    fds = sorted(int(x) for x in posix.listdir('/proc/self/fd'))\n"
+            "    pid = posix.fork()\n"
+            "    if pid == 0:\n"
+            "        import time\n"
+            "        time.sleep(5)\n"
+            "        posix._exit(0)\n"
+            "    traced = ctypes.CDLL(None, use_errno=True).ptrace(16, pid, 0, 0)\n"
+            "    return [fds[:4], len(fds), traced, ctypes.get_errno()]\n")
+    (g,) = run_batch([code], [(1,)])
+    # 0-3, plus the one listdir itself opened; PTRACE_ATTACH on its own child: EPERM
+    assert codec.decode(g["outcomes"][0][1]) == [[0, 1, 2, 3], 5, -1, 1]
+
+
+def test_cpu_is_counted_outside_the_sample():
+    hider = ("import signal, time\n"
+             "def f(a):\n"
+             "    signal.signal(signal.SIGPROF, signal.SIG_IGN)\n"
+             "    t = time.process_time()\n"
+             "    while time.process_time() - t < 6:\n"
+             "        pass\n"
+             "    return a\n")
+    g, after = run_batch([hider, "def f(a):\n    return a\n"], [(1,)], deadline=30.0,
+                         group={"cpu_caps": [0.5], "load_cap": 0.5})
+    assert g["outcomes"][0][0] == "timed_out" and g["end"] == "stopped"
+    assert "counted outside" in g["detail"]
+    assert after["end"] == "completed"
+
+
+def test_a_child_that_closes_its_pipes_and_lingers_is_stopped_at_the_deadline():
+    code = ("import posix, time\ndef f(a):\n    for fd in range(64):\n        try:\n"
+            "            posix.close(fd)\n        except OSError:\n            pass\n"
+            "    time.sleep(100)\n")
+    g, after = run_batch([code, "def f(a):\n    return a\n"], [(1,)], deadline=1.5)
+    assert g["end"] == "timeout" and after["end"] == "completed"
+
+
+def test_hostile_lines_on_the_result_pipe_never_stop_the_runner():
+    code = ("import posix\ndef f(a):\n"
+            "    posix.write(3, b'[' * 100000 + b'\\n' + b'[\"end\", ' + b'[' * 100000 + b'\\n')\n"
+            "    posix.write(3, b'[\"returned\", \"\\xed\\xa0\\x80\", \"\", 0]\\n')\n"
+            "    return a\n")
+    extra = "import posix\ndef f(a):\n    posix.write(3, b'[\"returned\", 1, \"\", 0]\\n')\n" \
+            "    return a\n"
+    g, g2, after = run_batch([code, extra, "def f(a):\n    return a\n"], [(1,)])
+    assert g["end"] == g2["end"] == "crashed" and after["end"] == "completed"
+
+
+def test_signal_senders_are_disabled_in_the_child():
+    code = ("import os, posix, signal\n"
+            "def f(a):\n"
+            "    return [x is None for x in (os.kill, posix.kill, os.killpg, posix.killpg,\n"
+            "                                signal.pthread_kill, signal.pidfd_send_signal)]\n")
+    (g,) = run_batch([code], [(1,)])
+    assert codec.decode(g["outcomes"][0][1]) == [True] * 6

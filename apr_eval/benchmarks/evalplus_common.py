@@ -109,7 +109,7 @@ def outputs_match(dataset: str, entry_point: str, atol: float, inp: Sequence[Any
             elif entry_point == "digit_distance_nums":  # Mbpp/558
                 exact_match = exact_match or out == _digit_distance_nums(*inp)
             elif entry_point in MBPP_OUTPUT_SET_EQ_TASKS:
-                exact_match = set(out) == set(exp)
+                exact_match = not codec.flooded(list(out)) and set(out) == set(exp)
             elif entry_point in MBPP_OUTPUT_NOT_NONE_TASKS:
                 exact_match = out == exp if isinstance(out, bool) else exp == (out is not None)
         if dataset == "humaneval" and entry_point == "find_zero":

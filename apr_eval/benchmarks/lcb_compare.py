@@ -43,9 +43,18 @@ _END_VERDICTS = {
 }
 
 
+def _text(value: Any) -> str:
+    """str() of a value; one str() refuses (an int past 4 300 digits, nesting past the
+    recursion limit) is named by its type instead."""
+    try:
+        return str(value)
+    except (ValueError, RecursionError, MemoryError):
+        return f"<{type(value).__name__} too large to print>"
+
+
 def truncate(value: Any, length: int = 300) -> str:
     """lcb_runner's ``truncatefn``: str() of the value, middle elided past ``length``."""
-    s = value if isinstance(value, str) else str(value)
+    s = value if isinstance(value, str) else _text(value)
     if len(s) <= length:
         return s
     return s[: length // 2] + "...(truncated) ..." + s[-length // 2:]
@@ -62,6 +71,14 @@ def _decimals(line: str) -> list[Decimal] | None:
         return None
 
 
+def _same_decimals(got: list[Decimal], expected: list[Decimal]) -> bool:
+    """Equal lists of numbers; comparing a signalling NaN raises, and is a mismatch."""
+    try:
+        return got == expected
+    except ArithmeticError:
+        return False
+
+
 def stdout_mismatch(got: str, expected: str) -> str:
     """"" when lcb_runner accepts ``got`` for ``expected``; else its wrong-answer message."""
     got_lines, exp_lines = stripped_lines(got), stripped_lines(expected)
@@ -71,7 +88,7 @@ def stdout_mismatch(got: str, expected: str) -> str:
         if g == e:
             continue
         gd, ed = _decimals(g), _decimals(e)
-        if gd is None or ed is None or gd != ed:
+        if gd is None or ed is None or not _same_decimals(gd, ed):
             return f"Wrong answer at output_line_idx={i}: {truncate(g)} != {truncate(e)}"
     return ""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -49,5 +50,13 @@ def evalplus_results(data_hash: str, executions: Mapping[SampleKey, Execution],
 
 
 def write_json(path: Path, data: Any) -> None:
+    """JSON with anything else as its repr; an int past Python's 4 300-digit str limit (a
+    failing test's input or output) is written whole, not refused."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, default=repr) + "\n")
+    saved = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        text = json.dumps(data, default=repr)
+    finally:
+        sys.set_int_max_str_digits(saved)
+    path.write_text(text + "\n")

@@ -80,12 +80,21 @@ def completion_from_json(d: dict[str, Any]) -> Completion:
     return Completion(**d)
 
 
+def _encoded(value: Any) -> Any:
+    """A failing test's value as tagged JSON; one the codec refuses (nested too deeply, a
+    sample's own doing) is kept as an opaque stand-in, never an exception."""
+    try:
+        return codec.encode(value)
+    except (codec.EncodeError, RecursionError, ValueError, TypeError, MemoryError):
+        return {"$o": type(value).__name__[:100]}
+
+
 def execution_to_json(e: Execution) -> dict[str, Any]:
     failing = None
     if e.failing is not None:
-        failing = dataclasses.asdict(e.failing)
+        failing = {f.name: getattr(e.failing, f.name) for f in dataclasses.fields(e.failing)}
         for k in ("input", "expected", "got"):
-            failing[k] = codec.encode(failing[k])
+            failing[k] = _encoded(failing[k])
     return {
         "problem_id": e.problem_id,
         "sample_index": e.sample_index,
@@ -207,7 +216,14 @@ class RunDir:
 
 
 def _json_line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False) + "\n"
+    """One JSON line; text a sample produced may hold lone surrogates, which UTF-8 cannot
+    carry: such a line is written with ASCII escapes instead (the same JSON value)."""
+    line = json.dumps(obj, ensure_ascii=False) + "\n"
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj) + "\n"
+    return line
 
 
 def _write_line(f: IO[str], obj: dict[str, Any]) -> None:

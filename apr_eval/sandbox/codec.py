@@ -98,40 +98,112 @@ def _numpy_scalar(value: Any) -> bool:
     return type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0
 
 
-_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_FLOATS = {"inf": math.inf, "-inf": -math.inf}
+DECODE_DEPTH = MAX_DEPTH + 2  # encode nests at most MAX_DEPTH; one more for a tagged body
+FLOOD_MIN = 64  # hash-table values at least this many are checked for colliding hashes
 
 
 def decode(data: Any) -> Any:
+    """Tagged JSON -> value. Total on untrusted data: anything malformed, nested past
+    ``DECODE_DEPTH``, or a set/dict whose keys collide in hash (hash flooding: quadratic to
+    build) raises EncodeError, nothing else. Every NaN is a fresh object (as a NaN computed in
+    another process: ``[nan] != [nan]``, as in evalplus)."""
+    try:
+        return _decode(data, 0)
+    except EncodeError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            RecursionError, MemoryError) as exc:
+        raise EncodeError(f"malformed tagged value ({type(exc).__name__})") from None
+
+
+def _decode(data: Any, depth: int) -> Any:
+    if depth > DECODE_DEPTH:
+        raise EncodeError("value nested too deeply")
     if isinstance(data, list):
-        return [decode(v) for v in data]
+        return [_decode(v, depth + 1) for v in data]
     if not isinstance(data, dict):
         return data
     if len(data) != 1:
         raise EncodeError("malformed tagged value")
     ((tag, body),) = data.items()
-    if tag == "$t":
-        return tuple(decode(v) for v in body)
-    if tag == "$s":
-        return {decode(v) for v in body}
-    if tag == "$fs":
-        return frozenset(decode(v) for v in body)
-    if tag == "$d":
-        return {decode(k): decode(v) for k, v in body}
-    if tag == "$c":
-        return complex(decode(body[0]), decode(body[1]))
-    if tag == "$i":
-        return int(body, 16)
-    if tag == "$f":
-        return _FLOATS[body]
-    if tag == "$b":
-        return base64.b64decode(body)
-    if tag == "$o":
-        return Opaque(str(body))
-    if tag == "$h":
-        return Digest(str(body[0]), int(body[1]))
-    if tag == "$x":
-        return Opaque(f"oversized output (weight > {int(body)})")
-    raise EncodeError(f"unknown tag {tag!r}")
+    handler = _TAGS.get(tag)
+    if handler is None:
+        raise EncodeError(f"unknown tag {str(tag)[:20]!r}")
+    return handler(body, depth + 1)
+
+
+def _items(body: Any, depth: int) -> list[Any]:
+    if not isinstance(body, list):
+        raise EncodeError("malformed tagged value")
+    return [_decode(v, depth) for v in body]
+
+
+def flooded(items: list[Any]) -> bool:
+    """Whether so many of ``items`` share a hash that a set or dict of them is quadratic to
+    build (hash flooding; raises TypeError for an unhashable item)."""
+    return len(items) >= FLOOD_MIN and 2 * len(set(map(hash, items))) < len(items)
+
+
+def _unflooded(items: list[Any]) -> list[Any]:
+    if flooded(items):
+        raise EncodeError("hash-colliding keys")
+    return items
+
+
+def _dict(body: Any, depth: int) -> dict[Any, Any]:
+    pairs = [_items(p, depth) for p in _items_raw(body)]
+    if any(len(p) != 2 for p in pairs):
+        raise EncodeError("malformed tagged value")
+    keys = _unflooded([k for k, _ in pairs])
+    return dict(zip(keys, (v for _, v in pairs), strict=True))
+
+
+def _items_raw(body: Any) -> list[Any]:
+    if not isinstance(body, list):
+        raise EncodeError("malformed tagged value")
+    return body
+
+
+def _float_tag(body: Any, depth: int) -> float:
+    if body == "nan":
+        return float("nan")
+    return _FLOATS[body] if isinstance(body, str) else _FLOATS[""]
+
+
+def _complex(body: Any, depth: int) -> complex:
+    real, imag = _items(body, depth)
+    if not all(type(x) in (int, float) for x in (real, imag)):
+        raise EncodeError("malformed complex")
+    return complex(real, imag)
+
+
+def _str(body: Any) -> str:
+    if not isinstance(body, str):
+        raise EncodeError("malformed tagged value")
+    return body
+
+
+def _digest(body: Any, depth: int) -> Digest:
+    hexdigest, size = _items_raw(body)
+    if type(size) is not int:
+        raise EncodeError("malformed digest")
+    return Digest(_str(hexdigest), size)
+
+
+_TAGS: dict[str, Any] = {
+    "$t": lambda b, d: tuple(_items(b, d)),
+    "$s": lambda b, d: set(_unflooded(_items(b, d))),
+    "$fs": lambda b, d: frozenset(_unflooded(_items(b, d))),
+    "$d": _dict,
+    "$c": _complex,
+    "$i": lambda b, d: int(_str(b), 16),
+    "$f": _float_tag,
+    "$b": lambda b, d: base64.b64decode(_str(b)),
+    "$o": lambda b, d: Opaque(_str(b)[:100]),
+    "$h": _digest,
+    "$x": lambda b, d: Opaque(f"oversized output (weight > {int(b) if type(b) is int else '?'})"),
+}
 
 
 # ------------------------------------------------------------------ the size of a value

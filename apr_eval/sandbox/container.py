@@ -33,6 +33,7 @@ class Stream:
     oom_killed: bool = False
     exit_code: int | None = None
     error: str = ""  # infrastructure problem, if any
+    broken: str = ""  # the record stream broke its protocol: every verdict of it is void
 
 
 def host_config(client: Any, limits: SandboxLimits) -> Any:
@@ -54,20 +55,42 @@ def host_config(client: Any, limits: SandboxLimits) -> Any:
     )
 
 
+class StreamBroken(Exception):
+    """The container's records left the protocol (see ``Deadlines``)."""
+
+
 class Deadlines:
-    """The host's clock on a running batch: ready, then one budget per begun group."""
+    """The host's clock on a running batch, and the protocol the records must follow:
+    ``ready``, then for every (job, group) the host sent, in its order, ``begin`` and one
+    ``group`` record for exactly that pair, then ``done``, and nothing else. The deadline of a
+    group is the host's own budget for the pair it expects next; nothing in a record extends
+    it. Any other record raises StreamBroken."""
 
     def __init__(self, budgets: dict[tuple[str, str], float]) -> None:
         self.budgets = budgets
+        self.order = list(budgets)
+        self.pos = 0
+        self.count = 0
+        self.running = False
+        self.finished = False
         self.current = time.monotonic() + READY_S
 
     def on_record(self, record: dict[str, Any]) -> None:
-        kind = record.get("t")
-        if kind == "begin":
-            key = (str(record.get("job")), str(record.get("group")))
-            self.current = time.monotonic() + self.budgets.get(key, 0.0) + GRACE_S
-        elif kind in ("group", "ready"):
+        kind, self.count = record.get("t"), self.count + 1
+        key = (record.get("job"), record.get("group"))
+        expected = self.order[self.pos] if self.pos < len(self.order) else None
+        if self.finished or (kind == "ready") != (self.count == 1):
+            raise StreamBroken(f"record {self.count} ({str(kind)[:20]}) out of place")
+        if kind == "begin" and not self.running and key == expected:
+            self.running = True
+            self.current = time.monotonic() + self.budgets[key] + GRACE_S
+        elif kind == "group" and self.running and key == expected:
+            self.running, self.pos = False, self.pos + 1
             self.current = time.monotonic() + READY_S
+        elif kind == "done" and not self.running and expected is None:
+            self.finished = True
+        elif kind != "ready":
+            raise StreamBroken(f"record {self.count} ({str(kind)[:20]}) out of place")
 
     def remaining(self) -> float:
         return self.current - time.monotonic()
@@ -79,7 +102,8 @@ class _Reader:
     def __init__(self, sock: socket.socket, deadlines: Deadlines, max_bytes: int) -> None:
         self.sock, self.deadlines, self.max_bytes = sock, deadlines, max_bytes
         self.total = 0
-        self.buf = b""
+        self.parts: list[bytes] = []  # the unfinished line, in pieces (no quadratic joins)
+        self.pending = 0
 
     def _recv_exact(self, n: int) -> bytes | None:
         chunks: list[bytes] = []
@@ -142,9 +166,11 @@ def _converse(client: Any, cid: str, payload: bytes, budgets: dict[tuple[str, st
         reader = _Reader(sock, deadlines, max_bytes)
         for kind, body in reader.frames():
             if kind == STDERR:
-                out.stderr = (out.stderr + body)[-4000:]
+                out.stderr = (out.stderr[-4000:] + body[-4000:])[-4000:]
                 continue
             _take_lines(reader, body, deadlines, out)
+    except StreamBroken as exc:
+        out.broken = str(exc)
     except TimeoutError:
         out.killed_for = "deadline"
     except OverflowError:
@@ -156,19 +182,21 @@ def _converse(client: Any, cid: str, payload: bytes, budgets: dict[tuple[str, st
 
 
 def _take_lines(reader: _Reader, body: bytes, deadlines: Deadlines, out: Stream) -> None:
-    reader.buf += body
     if b"\n" not in body:
-        if len(reader.buf) > MAX_LINE:
+        reader.parts.append(body)
+        reader.pending += len(body)
+        if reader.pending > MAX_LINE:
             raise OverflowError
         return
-    *lines, reader.buf = reader.buf.split(b"\n")
+    *lines, rest = b"".join([*reader.parts, body]).split(b"\n")
+    reader.parts, reader.pending = ([rest], len(rest)) if rest else ([], 0)
     for line in lines:
         try:
             record = json.loads(line)
-        except (ValueError, RecursionError):
-            record = {"t": "garbage"}
+        except (ValueError, RecursionError) as exc:
+            raise StreamBroken(f"unreadable record ({type(exc).__name__})") from None
         if not isinstance(record, dict):
-            record = {"t": "garbage"}
+            raise StreamBroken("a record that is not an object")
         out.records.append(record)
         deadlines.on_record(record)
 
@@ -176,7 +204,7 @@ def _take_lines(reader: _Reader, body: bytes, deadlines: Deadlines, out: Stream)
 def _finish(client: Any, cid: str, out: Stream) -> None:
     import docker
 
-    if out.killed_for or out.error:
+    if out.killed_for or out.error or out.broken:
         try:
             client.api.kill(cid)
         except docker.errors.APIError:

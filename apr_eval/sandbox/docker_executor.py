@@ -3,11 +3,11 @@
 Batched mode (default, ``SandboxLimits.batch_size`` samples per container): each test group of
 each sample runs in its own freshly forked process with its own fresh working directory,
 per-input time limits, its own printed-bytes cap, and after it ends *every* other process in the
-container is killed (the runner is PID 1). What batching does NOT isolate: the samples of one
-batch share a container, a uid and a memory cap, so a hostile sample could in principle tamper
-with the runner (e.g. ptrace it) and misreport *later samples of the same batch*; it can never
-see expected outputs or reach the network or the host. Strict mode (``batch_size=1``) gives every
-sample its own container.
+container is killed (the runner is PID 1). The runner is out of the samples' reach (see
+lockdown.py) and the host checks the record stream's structure (container.Deadlines): a stream
+that leaves it voids the container's verdicts and its samples are re-run one per container.
+What batching does not isolate: the samples of one batch share a container and a memory cap.
+Strict mode (``batch_size=1``) gives every sample its own container.
 
 Exactly one Execution per check, always: a batch that dies for infrastructure reasons is
 retried (tenacity for engine calls, then fresh containers for the samples not yet judged), and a
@@ -187,7 +187,7 @@ def encode_batch(checks: Sequence[Check], limits: SandboxLimits
                 group_table[gid] = {"inputs": _encoded_inputs(g),
                                     "limits": list(g.time_limits), "deadline": g.budget(),
                                     "digest_over": g.digest_over,
-                                    "max_weight": g.max_weight}
+                                    "max_weight": g.max_weight, **cpu_caps(g)}
             refs.append([g.name, gid])
             budgets[(f"j{i}", g.name)] = g.budget()
         jobs.append({"id": f"j{i}", "code": job.code, "mode": job.mode.value,
@@ -195,6 +195,21 @@ def encode_batch(checks: Sequence[Check], limits: SandboxLimits
     payload = {"groups": group_table, "jobs": jobs, "output_bytes": limits.output_bytes,
                "result_bytes": RESULT_BYTES}
     return json.dumps(payload).encode(), budgets
+
+
+REPORT_FACTOR = 30.0  # reporting an output may cost this many times the canonical CPU time
+CPU_SLACK_S = 0.5  # per input: encoding a moderate output, buffered earlier inputs, clock ticks
+
+
+def cpu_caps(group: TestGroup) -> dict[str, Any]:
+    """The CPU the runner allows each input, counted from outside the sample (the container's
+    cgroup): its limit, plus reporting time (``REPORT_FACTOR`` x the canonical solution's time:
+    digesting a 100 MB output is the harness's work, not the sample's), plus ``CPU_SLACK_S``;
+    module-level code gets the largest limit (counted together with input 0)."""
+    refs = list(group.reference_times) + [0.0] * len(group.time_limits)
+    caps = [limit + REPORT_FACTOR * ref + CPU_SLACK_S
+            for limit, ref in zip(group.time_limits, refs, strict=False)]
+    return {"cpu_caps": caps, "load_cap": max(group.time_limits, default=1.0)}
 
 
 _ENCODED: dict[int, list[Any]] = {}
@@ -216,18 +231,33 @@ def _encoded_inputs(group: TestGroup) -> list[Any]:
     return encoded
 
 
+MAX_DURATION = 1e6
+
+
 def _outcome(item: Any) -> Outcome:
+    """One reported outcome, checked field by field (the child may have written it)."""
+    if not isinstance(item, list) or len(item) != 4:
+        raise codec.EncodeError("not an outcome")
     kind, value, error, duration = item
-    return Outcome(OutcomeKind(kind), codec.decode(value), str(error), float(duration))
+    if not isinstance(error, str) or type(duration) not in (int, float) \
+            or not 0 <= duration <= MAX_DURATION:  # NaN fails too
+        raise codec.EncodeError("bad outcome fields")
+    return Outcome(OutcomeKind(kind), codec.decode(value), error[:2000], float(duration))
 
 
-def _group_result(record: dict[str, Any]) -> GroupResult:
+def _group_result(record: dict[str, Any], group: TestGroup) -> GroupResult:
+    """A group record -> GroupResult; anything malformed (more outcomes than inputs, a value
+    that does not decode, a bad field) makes the group crashed, never an exception."""
     try:
-        outcomes = tuple(_outcome(o) for o in record["outcomes"])
+        raw = record["outcomes"]
+        if not isinstance(raw, list) or len(raw) > len(group.inputs):
+            raise codec.EncodeError("outcomes")
+        outcomes = tuple(_outcome(o) for o in raw)
         end = GroupEnd(record["end"])
-    except (KeyError, ValueError, TypeError, RecursionError, codec.EncodeError):
-        return GroupResult(str(record.get("group")), (), GroupEnd.CRASHED, "malformed record")
-    return GroupResult(str(record["group"]), outcomes, end, str(record.get("detail", ""))[:2000])
+    except (KeyError, ValueError, TypeError, RecursionError, OverflowError, MemoryError):
+        return GroupResult(group.name, (), GroupEnd.CRASHED, "malformed record")
+    detail = record.get("detail", "")
+    return GroupResult(group.name, outcomes, end, detail[:2000] if isinstance(detail, str) else "")
 
 
 def _interrupted_end(stream: Stream) -> GroupEnd:
@@ -243,19 +273,19 @@ def _interrupted_end(stream: Stream) -> GroupEnd:
 
 def settle(checks: Sequence[Check], stream: Stream
            ) -> tuple[list[Execution], list[Check], str]:
-    """Turn a container's records into verdicts; return the checks to retry."""
-    results: dict[str, dict[str, GroupResult]] = {}
-    running: tuple[str, str] | None = None
-    for record in stream.records:
-        kind, job = record.get("t"), str(record.get("job"))
-        if kind == "begin":
-            running = (job, str(record.get("group")))
-        elif kind == "group":
-            gr = _group_result(record)
-            if gr.end is GroupEnd.KILLED and stream.oom_killed:
-                gr = GroupResult(gr.name, gr.outcomes, GroupEnd.OOM, gr.detail)
-            results.setdefault(job, {})[gr.name] = gr
-            running = None
+    """Turn a container's records into verdicts; return the checks to retry.
+
+    A stream that broke the protocol (container.Deadlines) voids every verdict of the
+    container: its samples are re-run one per container; a sample alone in a container whose
+    stream broke is judged ERROR (only a sample could have broken it)."""
+    if stream.broken:
+        why = f"record stream broken: {stream.broken}"
+        if len(checks) == 1:
+            (check,) = checks
+            return [judge_safely(check, [GroupResult(g.name, (), GroupEnd.CRASHED, why)
+                                        for g in check.job.groups])], [], why
+        return [], list(checks), why
+    results, running = _read_records(checks, stream)
     finished: list[Execution] = []
     retry_: list[Check] = []
     for i, check in enumerate(checks):
@@ -265,12 +295,51 @@ def settle(checks: Sequence[Check], stream: Stream
             if end is not GroupEnd.LOST:
                 got[running[1]] = GroupResult(running[1], (), end, "container stopped by host")
         if all(g.name in got for g in check.job.groups):
-            finished.append(check.judge([got[g.name] for g in check.job.groups]))
+            finished.append(judge_safely(check, [got[g.name] for g in check.job.groups]))
         else:
             retry_.append(check)
     why = stream.error or f"container ended early (exit {stream.exit_code}) " \
         f"{stream.stderr.decode(errors='replace')[-300:]}".strip()
     return finished, retry_, why
+
+
+def _read_records(checks: Sequence[Check], stream: Stream
+                  ) -> tuple[dict[str, dict[str, GroupResult]], tuple[str, str] | None]:
+    """Group results by job id, and the (job, group) running when the stream ended. Records
+    naming a job or group the batch does not have are ignored (the stream's order was checked
+    as it arrived)."""
+    groups = {(f"j{i}", g.name): g for i, c in enumerate(checks) for g in c.job.groups}
+    results: dict[str, dict[str, GroupResult]] = {}
+    running: tuple[str, str] | None = None
+    for record in stream.records:
+        job, name = record.get("job"), record.get("group")
+        group = groups.get((job, name)) if isinstance(job, str) and isinstance(name, str) \
+            else None
+        if group is None:
+            continue
+        if record.get("t") == "begin":
+            running = (str(job), group.name)
+        elif record.get("t") == "group":
+            gr = _group_result(record, group)
+            if gr.end is GroupEnd.KILLED and stream.oom_killed:
+                gr = GroupResult(gr.name, gr.outcomes, GroupEnd.OOM, gr.detail)
+            results.setdefault(str(job), {})[gr.name] = gr
+            running = None
+    return results, running
+
+
+def judge_safely(check: Check, results: list[GroupResult]) -> Execution:
+    """The check's judge on reported results; a judge that fails on what the sample reported
+    (a value no comparison can take) makes that sample's verdict ERROR, never the run's end."""
+    try:
+        return check.judge(results)
+    except (ArithmeticError, LookupError, ValueError, TypeError, AttributeError, RecursionError,
+            MemoryError) as exc:  # what a value can raise; an ImportError is the host's own
+        why = f"judging failed: {type(exc).__name__}"
+        return Execution(
+            problem_id=check.job.key.problem_id, sample_index=check.job.key.sample_index,
+            verdict=Verdict.ERROR, group_verdicts={g.name: Verdict.ERROR for g in check.job.groups},
+            detail=why)
 
 
 def infra_error(check: Check, why: str) -> Execution:

@@ -210,6 +210,7 @@ def _disable_shared() -> None:
                  "unlink", "fchmod", "fchown", "chmod", "chown", "chroot", "lchflags", "lchmod",
                  "lchown", "getcwd", "chdir"):
         setattr(o, name, None)
+    _disable_signal_senders()
 
     import shutil
     import subprocess
@@ -222,6 +223,21 @@ def _disable_shared() -> None:
     sp.Popen = None
     for mod in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
         sys.modules[mod] = None  # type: ignore[assignment]
+
+
+def _disable_signal_senders() -> None:
+    """Beyond the references' list: every other name that sends a signal to another process
+    (``posix.kill`` is ``os.kill`` under its own module's name). A program still reaching
+    ``kill(2)`` some other way (ctypes) finds the runner ignoring signals (lockdown)."""
+    import posix
+
+    p: Any = posix
+    for name in ("kill", "killpg"):
+        setattr(p, name, None)
+    s: Any = signal
+    for name in ("pthread_kill", "pidfd_send_signal"):
+        if hasattr(s, name):
+            setattr(s, name, None)
 
 
 # ---------------------------------------------------------------- LiveCodeBench conventions

@@ -3,11 +3,12 @@
 It reads one JSON batch on stdin and, for every (job, test group), forks a fresh process that
 runs the untrusted program on the group's inputs and reports raw outcomes (returned value,
 raised exception, per-input timeout). It never sees expected outputs and never decides whether a
-sample passed: the host does. Each group record it prints is one JSON line whose identifying keys
-come *after* the child's data, so a child cannot forge another job's record.
+sample passed: the host does. Only this process (PID 1) writes records, each one JSON line, and
+no child can reach its stdout, memory or signals (lockdown.py); a child's pipe is parsed as
+untrusted data (supervisor.py) and its CPU counted from outside.
 
 Input: ``{"groups": {gid: {"inputs": [...], "limits": [...], "deadline": s,
-"digest_over": bytes, "max_weight": w, "measure": bool}},
+"digest_over": bytes, "max_weight": w, "measure": bool, "cpu_caps": [s, ...], "load_cap": s}},
 "jobs": [{"id", "code", "mode", "entry", "guard", "groups": [[name, gid], ...]}],
 "output_bytes": N, "result_bytes": N}``.
 Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``,
@@ -20,9 +21,7 @@ import contextlib
 import importlib
 import json
 import os
-import select
-import shutil
-import signal
+import secrets
 import sys
 import tempfile
 import time
@@ -30,9 +29,9 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from apr_eval.sandbox import codec, guard
+from apr_eval.sandbox import codec, guard, lockdown, supervisor
 
-KINDS = ("returned", "raised", "timed_out")
+KINDS = supervisor.KINDS
 # Imported before any guard, as evalplus and lcb_runner have them imported before theirs: a
 # sample importing them after the guard would fail otherwise (numpy sets os.environ, which
 # calls the disabled os.putenv). Missing ones are skipped.
@@ -190,6 +189,9 @@ def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
         with guard.swallowed(sink):
             exec(_compile(job["code"]), env)
             fn = guard.resolve(env, job["entry"])
+    except guard.TimeoutException:
+        _load_timeout(res)
+        return
     except BaseException as exc:  # noqa: BLE001 - any failure to load is the program's
         _load_error(res, exc)
         return
@@ -202,6 +204,23 @@ def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
             return fn(*args)
 
     _each_input(res, group, call)
+
+
+def _load_limit(job: dict[str, Any], group: dict[str, Any]
+                ) -> contextlib.AbstractContextManager[None]:
+    """Module-level code's CPU limit where the host set one, under evalplus's conventions
+    (lcb_runner has its own, see ``_run_lcb_stdio``). The first input's own limit replaces
+    it. Counted from outside too, together with input 0: nothing the sample says can split
+    the two."""
+    cap = group.get("load_cap")
+    if cap and job.get("guard") == "evalplus":
+        return guard.time_limit(cap)
+    return contextlib.nullcontext()
+
+
+def _load_timeout(res: _Results) -> None:
+    _report(res, "timed_out", None, "", 0.0)
+    _end(res, "stopped", "module-level code over its CPU limit")
 
 
 def _run_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
@@ -253,19 +272,23 @@ def _run_lcb_stdio(res: _Results, job: dict[str, Any], group: dict[str, Any],
 
 
 def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dict[str, Any],
-           output_bytes: int) -> None:
+           output_bytes: int, cpu_total: float = 0.0) -> None:
+    """Before the sample runs: its own session, the runner's descriptors and signal handlers
+    gone, tracing denied, a CPU rlimit, a fresh working directory (see lockdown)."""
     os.setsid()
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(out_w, 1)
-    os.dup2(out_w, 2)
+    res_w = lockdown.isolate_fds(res_w, out_w)
+    lockdown.restore_signals()
     os.chdir(workdir)
     os.environ["TMPDIR"] = workdir
+    lockdown.set_dumpable(True)  # PID 1 stays non-dumpable; /proc/self is this process's own
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")  # if the container runs out of memory, the program dies first
     except OSError:
         pass
+    lockdown.deny_tracing()
+    if cpu_total:
+        lockdown.limit_cpu(cpu_total)
     res = _Results(res_w)
 
     def on_limit() -> None:
@@ -282,120 +305,14 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
     runner = _run_function
     if job["mode"] == "stdio":
         runner = _run_lcb_stdio if job.get("guard") == "lcb" else _run_stdio
-    runner(res, job, group, sink)
+    with _load_limit(job, group):
+        runner(res, job, group, sink)
 
 
 # --------------------------------------------------------------- parent side
 
-
-class _Group:
-    def __init__(self, pid: int, res_r: int, out_r: int, limits: dict[str, int]) -> None:
-        self.pid, self.res_r, self.out_r = pid, res_r, out_r
-        self.limits = limits
-        self.lines: list[bytes] = []
-        self.end, self.detail = "", ""
-        self.floats = False
-        self.heaviest = 0
-        self.printed = 0
-        self.result_bytes = 0
-        self.stderr_tail = b""
-        self._pending: list[bytes] = []  # an unfinished line, in pieces (no quadratic joins)
-
-    def feed_results(self, data: bytes) -> bool:
-        self.result_bytes += len(data)
-        if self.result_bytes > self.limits["result_bytes"]:
-            self.end = "output_limit"
-            return False
-        if b"\n" not in data:
-            self._pending.append(data)
-            return True
-        *complete, rest = b"".join([*self._pending, data]).split(b"\n")
-        self._pending = [rest] if rest else []
-        for raw in complete:
-            self._line(raw)
-        return True
-
-    def _line(self, raw: bytes) -> None:
-        """Outcome lines are kept raw (checked all at once by ``outcomes``); the end line is
-        the only one read here."""
-        if self.end:
-            return
-        if not raw.startswith(b'["end"'):
-            self.lines.append(raw)
-            return
-        try:
-            item = json.loads(raw)
-        except ValueError:
-            return
-        if isinstance(item, list) and len(item) == 5:
-            self.end, self.detail, self.floats = str(item[1]), str(item[2]), item[3] is True
-            self.heaviest = item[4] if type(item[4]) is int else 0
-
-    def outcomes(self) -> str:
-        """The outcome lines as one JSON array body, or "" with the group marked crashed if
-        any line is not an outcome (only a tampering program writes such lines)."""
-        body = b",".join(self.lines)
-        try:
-            items = json.loads(b"[" + body + b"]")
-        except (ValueError, RecursionError):
-            items = None
-        if items is None or not all(isinstance(i, list) and len(i) == 4 and i[0] in KINDS
-                                    for i in items):
-            self.end, self.detail = "crashed", "malformed outcome line"
-            return ""
-        return body.decode()
-
-    def feed_output(self, data: bytes) -> bool:
-        self.printed += len(data)
-        self.stderr_tail = (self.stderr_tail + data)[-2000:]
-        return self.printed <= self.limits["output_bytes"]
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _reap_all() -> None:
-    """As PID 1 of the container: kill every other process (fork bombs included) and reap."""
-    if os.getpid() == 1:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
-        except InterruptedError:
-            continue
-
-
-def _supervise(g: _Group, deadline: float) -> str:
-    open_fds = {g.res_r, g.out_r}
-    while open_fds:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return "timeout"
-        ready, _, _ = select.select(list(open_fds), [], [], remaining)
-        for fd in ready:
-            data = os.read(fd, CHUNK)
-            if not data:
-                open_fds.discard(fd)
-                os.close(fd)
-                continue
-            ok = g.feed_results(data) if fd == g.res_r else g.feed_output(data)
-            if not ok:
-                return "output_limit"
-    return ""
-
-
-def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
-               seq: int) -> None:
-    workdir = tempfile.mkdtemp(prefix=f"g{seq}-")
+def _spawn(job: dict[str, Any], group: dict[str, Any], limits: dict[str, int], workdir: str,
+           cpu_total: float) -> tuple[int, int, int]:
     res_r, res_w = os.pipe()
     out_r, out_w = os.pipe()
     sys.stdout.flush()
@@ -404,41 +321,53 @@ def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: di
         try:
             os.close(res_r)
             os.close(out_r)
-            _child(res_w, out_w, workdir, job, group, limits["output_bytes"])
+            _child(res_w, out_w, workdir, job, group, limits["output_bytes"], cpu_total)
         finally:
             os._exit(0)
     os.close(res_w)
     os.close(out_w)
-    g = _Group(pid, res_r, out_r, limits)
-    forced = _supervise(g, time.monotonic() + float(group["deadline"]))
-    if forced:
-        _kill(pid)
+    return pid, res_r, out_r
+
+
+def _run_group(job: dict[str, Any], name: str, group: dict[str, Any], limits: dict[str, int],
+               meter: lockdown.CpuMeter) -> None:
+    workdir = tempfile.mkdtemp(prefix=secrets.token_hex(8))
+    caps, load_cap = group["cpu_caps"], group["load_cap"] or 0.0
+    total = load_cap + sum(caps) + lockdown.TAIL_S if caps is not None else 0.0
+    pid, res_r, out_r = _spawn(job, group, limits, workdir, total)
+    watch = lockdown.CpuWatch(meter, pid, caps, load_cap)
+    g = supervisor.Group(pid, res_r, out_r, limits, len(group["inputs"]), watch)
+    forced = supervisor.supervise(g, time.monotonic() + float(group["deadline"]))
+    supervisor.kill_all(pid)
     _, status = os.waitpid(pid, 0)
+    forced = supervisor.drain(g, forced)
     for fd in (res_r, out_r):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    _reap_all()
-    shutil.rmtree(workdir, ignore_errors=True)
+        os.close(fd)
+    supervisor.reap_all()
+    lockdown.wipe(workdir, keep_top=False)
+    lockdown.wipe_scratch()
     body = g.outcomes()
-    end, detail = _ending(g, forced, status)
+    end, detail = supervisor.ending(g, forced, status)
     tail = json.dumps({"end": end, "detail": detail[-2000:], "floats": g.floats,
                        "heaviest": g.heaviest, "job": job["id"], "group": name, "t": "group"})
     sys.stdout.write('{"outcomes":[' + body + "]," + tail[1:] + "\n")
     sys.stdout.flush()
 
 
-def _ending(g: _Group, forced: str, status: int) -> tuple[str, str]:
-    """How the group ended: forced by the runner, as the child said, or as it died."""
-    end, detail = forced or g.end, g.detail
-    if not end:
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-        end = "killed" if sig == signal.SIGKILL else "crashed"
-        detail = f"signal {sig}" if sig else f"exit {os.WEXITSTATUS(status)} before reporting"
-    if not detail and end != "completed":
-        detail = g.stderr_tail.decode(errors="replace")
-    return end, detail
+def _group_table(batch: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The batch's groups, decoded once. ``cpu_caps`` (per input) and ``load_cap`` (module-level
+    code), where the host sends them, are counted from outside the sample (lockdown.CpuWatch);
+    without them (ground truth: trusted canonical solutions) only the child's own timer runs."""
+    out = {}
+    for gid, g in batch["groups"].items():
+        limits = [float(x) for x in g["limits"]]
+        caps = g.get("cpu_caps")
+        out[gid] = {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": limits,
+                    "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0)),
+                    "max_weight": int(g.get("max_weight", 0)), "measure": bool(g.get("measure")),
+                    "cpu_caps": None if caps is None else [float(x) for x in caps],
+                    "load_cap": float(g.get("load_cap") or 0.0)}
+    return out
 
 
 def _preload() -> None:
@@ -449,20 +378,17 @@ def _preload() -> None:
 
 def main() -> None:
     _preload()
+    lockdown.guard_runner()
+    meter = lockdown.CpuMeter()
     batch = json.loads(sys.stdin.buffer.read())
-    groups = {gid: {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": g["limits"],
-                    "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0)),
-                    "max_weight": int(g.get("max_weight", 0)), "measure": bool(g.get("measure"))}
-              for gid, g in batch["groups"].items()}
+    groups = _group_table(batch)
     limits = {"output_bytes": int(batch["output_bytes"]),
               "result_bytes": int(batch.get("result_bytes", 64 << 20))}
     _emit({"t": "ready"})
-    seq = 0
     for job in batch["jobs"]:
         for name, gid in job["groups"]:
             _emit({"t": "begin", "job": job["id"], "group": name})
-            _run_group(job, name, groups[gid], limits, seq)
-            seq += 1
+            _run_group(job, name, groups[gid], limits, meter)
     _emit({"t": "done"})
 
 
