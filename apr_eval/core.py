@@ -90,6 +90,8 @@ class Prompt:
     stop: tuple[str, ...] = ()
     # Text the model's answer continues (completion style); kept to rebuild the full program.
     prefix: str = ""
+    # Named extraction steps the prompt's preset asks for (apr_eval.harness.extract.STEPS).
+    extract: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,12 @@ import pytest
 from evalplus.sanitize import sanitize as evalplus_sanitize
 
 from apr_eval.core import Problem, PromptStyle
-from apr_eval.harness.extract import extract_code, fenced_blocks, sanitize, strip_reasoning
+from apr_eval.harness.extract import (
+    extract_code,
+    fenced_blocks,
+    sanitize,
+    strip_reasoning,
+)
 from apr_eval.harness.prompts import render_evalplus
 
 HE = Problem("humaneval", "v0.1.10", "HumanEval/0",
@@ -133,3 +138,35 @@ def test_sanitize_equals_evalplus_on_real_model_outputs() -> None:
             text = make(p["prompt"], row["completion"])
             assert sanitize(text, p["entry_point"]) == \
                 evalplus_sanitize(text, p["entry_point"]), (row["task_id"], text)
+
+
+# ------------------------------------------------------------------ preset extraction steps
+
+QWEN = render_evalplus(HE, PromptStyle.CHAT, "qwen2.5-coder-instruct")
+SCOT = render_evalplus(HE, PromptStyle.CHAT, "scot")
+
+
+@pytest.mark.parametrize("raw", [
+    "from typing import List\n\ndef total(xs: List[int]) -> int:\n\treturn sum(xs)\n",
+    "def total(xs):\n    s = '```'\n    return sum(xs)\n",
+    "def total(xs):\n\tif xs:\n\t\treturn sum(xs)\n\treturn 0\n\n\ndef unused():\n\treturn 1\n",
+])
+def test_qwen_recipe_extracts_as_qwens_generate_py(raw: str) -> None:
+    """generate.py: ``impl.replace("\\t", "    ")``, ``impl.split("```")[0]``, then evalplus's
+    sanitizer (``evalplus.sanitize --samples``) with the entry point."""
+    theirs = evalplus_sanitize(raw.replace("\t", "    ").split("```")[0], "total")
+    assert extract_code(raw, QWEN, "total") == theirs
+
+
+def test_scot_takes_the_final_code_block() -> None:
+    raw = ("Input: xs, a list. Output: an int.\n```python\ndef total(xs):\n    s = 0\n"
+           "    for x in xs:  # loop\n        s = s  # sequence\n    return s\n```\n"
+           "Now the code:\n```python\ndef total(xs):\n    return sum(xs)\n```\n"
+           "```python\nprint(total([1]))\n```")
+    assert "sum(xs)" in extract_code(raw, SCOT, "total")
+    assert "sum(xs)" not in extract_code(raw, CHAT_API, "total")  # first defining block
+
+
+def test_scot_without_a_defining_block_takes_the_last_block() -> None:
+    raw = "```python\nx = 1\n```\nthen\n```python\ny = 2\n```"
+    assert extract_code(raw, SCOT, "total").strip() == "y = 2"
