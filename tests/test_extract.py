@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 from evalplus.sanitize import sanitize as evalplus_sanitize
 
-from apr_eval.core import Problem, PromptStyle
+from apr_eval.core import ChatMessage, Problem, Prompt, PromptStyle
 from apr_eval.harness.extract import (
     extract_code,
     fenced_blocks,
+    program_text,
+    prompt_opens_reasoning,
+    reasoning_unclosed,
     sanitize,
     strip_reasoning,
 )
@@ -140,7 +143,7 @@ def test_sanitize_equals_evalplus_on_real_model_outputs() -> None:
                 evalplus_sanitize(text, p["entry_point"]), (row["task_id"], text)
 
 
-# ------------------------------------------------------------------ preset extraction steps
+# ------------------------------------------------------------------ preset steps, reasoning policy
 
 QWEN = render_evalplus(HE, PromptStyle.CHAT, "qwen2.5-coder-instruct")
 SCOT = render_evalplus(HE, PromptStyle.CHAT, "scot")
@@ -170,3 +173,25 @@ def test_scot_takes_the_final_code_block() -> None:
 def test_scot_without_a_defining_block_takes_the_last_block() -> None:
     raw = "```python\nx = 1\n```\nthen\n```python\ny = 2\n```"
     assert extract_code(raw, SCOT, "total").strip() == "y = 2"
+
+
+@pytest.mark.parametrize("prompt", [COMPLETION, CHAT, CHAT_API, QWEN, SCOT])
+def test_unclosed_reasoning_is_an_empty_program_in_every_style(prompt: Prompt) -> None:
+    raw = "<think>Let me write it:\ndef total(xs):\n    return sum(xs)\n"
+    assert reasoning_unclosed(raw) and program_text(raw, prompt, "total") == ""
+    assert extract_code(raw, prompt, "total") == ""
+    closed = raw + "</think>\n```python\ndef total(xs):\n    return 0\n```\n"
+    assert not reasoning_unclosed(closed)
+    assert "sum(xs)" not in extract_code(closed, prompt, "total")
+
+
+def test_reasoning_opened_by_the_prompt() -> None:
+    """A template that starts the answer with ``<think>`` (the model's text begins inside)."""
+    thinking = Prompt(style=PromptStyle.CHAT, messages=(
+        ChatMessage("user", "solve"), ChatMessage("assistant", "<think>\n")))
+    assert prompt_opens_reasoning(thinking) and not prompt_opens_reasoning(CHAT)
+    cut = "Plan: def total(xs):\n    return sum(xs)\n"
+    assert extract_code(cut, thinking, "total") == "" and reasoning_unclosed(cut, opened=True)
+    done = cut + "</think>\n```python\ndef total(xs):\n    return 0\n```"
+    assert extract_code(done, thinking, "total") == "def total(xs):\n    return 0"
+    assert not reasoning_unclosed(done, opened=True)

@@ -1,10 +1,11 @@
 """From a model's raw text to the program the sandbox runs.
 
 The raw text is always kept (``Completion.raw``); this only computes ``Completion.code``.
-Tolerates reasoning blocks (``<think>...</think>``), markdown fences, prose around the code,
-and a pre-started assistant turn ending in an open fence. A preset may name extra steps
-(``Prompt.extract``). The last step is evalplus's own sanitizer
-(``evalplus.sanitize.sanitize``), as ``evalplus.codegen`` applies it.
+Tolerates reasoning blocks (``<think>...</think>``, removed first; one that never closes
+leaves an empty program), markdown fences, prose around the code, and a pre-started assistant
+turn ending in an open fence. A preset may name extra steps (``Prompt.extract``). The last
+step is evalplus's own sanitizer (``evalplus.sanitize.sanitize``), as ``evalplus.codegen``
+applies it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,26 @@ def strip_reasoning(text: str) -> str:
     if "<think>" in lower:
         text = text[: lower.index("<think>")]
     return text
+
+
+def _opens_reasoning(text: str) -> bool:
+    """Whether ``text`` ends inside a ``<think>`` block (opened, never closed)."""
+    lower = _THINK_BLOCK.sub("", text).lower()
+    return lower.rfind("<think>") > lower.rfind("</think>")
+
+
+def prompt_opens_reasoning(prompt: Prompt) -> bool:
+    """A prompt whose own text (or pre-started answer) opens a ``<think>`` block: the model's
+    raw text starts inside it."""
+    return _opens_reasoning(prompt.text if prompt.style is PromptStyle.COMPLETION
+                            else prefill_of(prompt))
+
+
+def reasoning_unclosed(raw: str, opened: bool = False) -> bool:
+    """The policy for reasoning output: a ``<think>`` block that never closes (cut by
+    max_tokens, usually) leaves no program at all, never the thinking text run as code.
+    ``opened``: the prompt itself opened the block."""
+    return _opens_reasoning(("<think>" if opened else "") + raw)
 
 
 def fenced_blocks(text: str) -> list[str]:
@@ -160,8 +181,12 @@ LAST_BLOCK = "last-block"
 
 
 def program_text(raw: str, prompt: Prompt, entry_point: str) -> str:
-    """The unsanitized program: prompt + continuation, or the code block of a chat answer."""
-    text = strip_reasoning(raw)
+    """The unsanitized program: prompt + continuation, or the code block of a chat answer.
+    Empty when a reasoning block never closed."""
+    opened = prompt_opens_reasoning(prompt)
+    if reasoning_unclosed(raw, opened):
+        return ""
+    text = strip_reasoning(("<think>" if opened else "") + raw)
     for step in prompt.extract:
         text = TEXT_STEPS.get(step, _same)(text)
     if prompt.style is PromptStyle.COMPLETION:
