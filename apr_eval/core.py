@@ -90,6 +90,8 @@ class Prompt:
     stop: tuple[str, ...] = ()
     # Text the model's answer continues (completion style); kept to rebuild the full program.
     prefix: str = ""
+    # Named extraction steps the prompt's preset asks for (apr_eval.harness.extract.STEPS).
+    extract: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,8 @@ class Score:
     problems: int
     samples: int
     excluded: int = 0  # samples with INFRA_ERROR (still counted as failures)
+    truncated: int = 0  # samples whose generation stopped at max_tokens (finish_reason "length")
+    truncated_reasoning: int = 0  # samples whose <think> block never closed (empty program)
 
 
 @dataclass(frozen=True)

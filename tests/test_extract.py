@@ -11,8 +11,16 @@ from pathlib import Path
 import pytest
 from evalplus.sanitize import sanitize as evalplus_sanitize
 
-from apr_eval.core import Problem, PromptStyle
-from apr_eval.harness.extract import extract_code, fenced_blocks, sanitize, strip_reasoning
+from apr_eval.core import ChatMessage, Problem, Prompt, PromptStyle
+from apr_eval.harness.extract import (
+    extract_code,
+    fenced_blocks,
+    program_text,
+    prompt_opens_reasoning,
+    reasoning_unclosed,
+    sanitize,
+    strip_reasoning,
+)
 from apr_eval.harness.prompts import render_evalplus
 
 HE = Problem("humaneval", "v0.1.10", "HumanEval/0",
@@ -143,3 +151,57 @@ def test_sanitize_equals_evalplus_on_real_model_outputs() -> None:
             text = make(p["prompt"], row["completion"])
             assert sanitize(text, p["entry_point"]) == \
                 evalplus_sanitize(text, p["entry_point"]), (row["task_id"], text)
+
+
+# ------------------------------------------------------------------ preset steps, reasoning policy
+
+QWEN = render_evalplus(HE, PromptStyle.CHAT, "qwen2.5-coder-instruct")
+SCOT = render_evalplus(HE, PromptStyle.CHAT, "scot")
+
+
+@pytest.mark.parametrize("raw", [
+    "from typing import List\n\ndef total(xs: List[int]) -> int:\n\treturn sum(xs)\n",
+    "def total(xs):\n    s = '```'\n    return sum(xs)\n",
+    "def total(xs):\n\tif xs:\n\t\treturn sum(xs)\n\treturn 0\n\n\ndef unused():\n\treturn 1\n",
+])
+def test_qwen_recipe_extracts_as_qwens_generate_py(raw: str) -> None:
+    """generate.py: ``impl.replace("\\t", "    ")``, ``impl.split("```")[0]``, then evalplus's
+    sanitizer (``evalplus.sanitize --samples``) with the entry point."""
+    theirs = evalplus_sanitize(raw.replace("\t", "    ").split("```")[0], "total")
+    assert extract_code(raw, QWEN, "total") == theirs
+
+
+def test_scot_takes_the_final_code_block() -> None:
+    raw = ("Input: xs, a list. Output: an int.\n```python\ndef total(xs):\n    s = 0\n"
+           "    for x in xs:  # loop\n        s = s  # sequence\n    return s\n```\n"
+           "Now the code:\n```python\ndef total(xs):\n    return sum(xs)\n```\n"
+           "```python\nprint(total([1]))\n```")
+    assert "sum(xs)" in extract_code(raw, SCOT, "total")
+    assert "sum(xs)" not in extract_code(raw, CHAT_API, "total")  # first defining block
+
+
+def test_scot_without_a_defining_block_takes_the_last_block() -> None:
+    raw = "```python\nx = 1\n```\nthen\n```python\ny = 2\n```"
+    assert extract_code(raw, SCOT, "total").strip() == "y = 2"
+
+
+@pytest.mark.parametrize("prompt", [COMPLETION, CHAT, CHAT_API, QWEN, SCOT])
+def test_unclosed_reasoning_is_an_empty_program_in_every_style(prompt: Prompt) -> None:
+    raw = "<think>Let me write it:\ndef total(xs):\n    return sum(xs)\n"
+    assert reasoning_unclosed(raw) and program_text(raw, prompt, "total") == ""
+    assert extract_code(raw, prompt, "total") == ""
+    closed = raw + "</think>\n```python\ndef total(xs):\n    return 0\n```\n"
+    assert not reasoning_unclosed(closed)
+    assert "sum(xs)" not in extract_code(closed, prompt, "total")
+
+
+def test_reasoning_opened_by_the_prompt() -> None:
+    """A template that starts the answer with ``<think>`` (the model's text begins inside)."""
+    thinking = Prompt(style=PromptStyle.CHAT, messages=(
+        ChatMessage("user", "solve"), ChatMessage("assistant", "<think>\n")))
+    assert prompt_opens_reasoning(thinking) and not prompt_opens_reasoning(CHAT)
+    cut = "Plan: def total(xs):\n    return sum(xs)\n"
+    assert extract_code(cut, thinking, "total") == "" and reasoning_unclosed(cut, opened=True)
+    done = cut + "</think>\n```python\ndef total(xs):\n    return 0\n```"
+    assert extract_code(done, thinking, "total") == "def total(xs):\n    return 0"
+    assert not reasoning_unclosed(done, opened=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ import pytest
 from pandas.testing import assert_frame_equal
 from store_support import LCB_DATES, F, P, fixture_results, model, write_run
 
+from apr_eval.harness import rundir
+from apr_eval.harness.rundir import RunDir
 from apr_eval.leaderboard import ingest, store
 from apr_eval.leaderboard import queries as q
 from apr_eval.leaderboard import run_queries as rq
@@ -48,12 +51,26 @@ def test_family_table_is_exact(con: Connection) -> None:
         "humaneval pass@1": [0.75, 0.75], "humaneval pass@1 low": [0.5, 0.5],
         "humaneval pass@1 high": [1.0, 1.0],
         "humaneval+ pass@1": [0.75, 0.5], "humaneval+ pass@1 low": [0.5, 0.25],
-        "humaneval+ pass@1 high": [1.0, 0.75],
+        "humaneval+ pass@1 high": [1.0, 0.75], "max_tokens cut": [0.0, 0.0],
         "published": [False, False], "quantization": ["Q8_0", "Q4_K_M"], "bits": [8.0, 4.0],
         "parameters": [1_500_000_000] * 2, "base_model": ["coder", "coder"],
         "run_id": ["q8-he", "q4-he"],
     })
     assert_frame_equal(frame.drop(columns="config"), expected, check_dtype=False)
+
+
+def test_family_table_shows_the_share_of_samples_cut_by_max_tokens(tmp_path: Path) -> None:
+    run = RunDir(write_run(tmp_path / "results", "cut-he", model("long-talker"), "humaneval",
+                           {f"HumanEval/{i}": [(P, P)] for i in range(4)},
+                           score_names=["humaneval", "humaneval+"]))
+    completions = list(run.completions().values())
+    rundir.write_jsonl(run.path / rundir.COMPLETIONS, [rundir.completion_to_json(
+        dataclasses.replace(c, finish_reason="length" if c.problem_id == "HumanEval/3"
+                            else "stop")) for c in completions])
+    ingest.rebuild(tmp_path / "db.duckdb", tmp_path / "results")
+    with store.reader(tmp_path / "db.duckdb") as c:
+        frame = q.family_table(c, q.FAMILIES["HumanEval"])
+    assert frame.set_index("run_id")["max_tokens cut"].to_dict() == {"cut-he": 0.25}
 
 
 def _lcb_values(run: str, start: date) -> list[float]:

@@ -75,6 +75,15 @@ def execution_progress(total: int, label: str = "execute"
         yield on_result
 
 
+def truncation_line(s: Score) -> str:
+    """The run's samples cut short, as ``run`` and ``score`` print it under the scores."""
+    share = 100 * s.truncated / s.samples if s.samples else 0.0
+    line = f"stopped at max_tokens: {s.truncated}/{s.samples} samples ({share:.1f}%)"
+    if s.truncated_reasoning:
+        line += f"; unclosed <think> (empty program): {s.truncated_reasoning}"
+    return line
+
+
 def score_table(title: str, scores: Sequence[Score]) -> Table:
     table = Table(title=title)
     for col in ("benchmark", "k", "pass@k", "95% CI", "problems", "samples", "infra errors"):

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from apr_eval.cli import common
-from apr_eval.cli.common import limits_from, sandbox_options
+from apr_eval.cli.common import limits_from, sandbox_options, truncation_line
 from apr_eval.cli.progress import RichProgress
 from apr_eval.core import Problem, PromptStyle, SamplingParams, Score
 from apr_eval.errors import UsageError
@@ -107,6 +107,8 @@ def _echo_scores(scores: tuple[Score, ...] | list[Score]) -> None:
         click.echo(f"  {s.benchmark:<12} pass@{s.k:<3} {s.pass_at_k:.4f}  "
                    f"[{s.ci_low:.4f}, {s.ci_high:.4f}]  ({s.problems} problems, "
                    f"{s.samples} samples{f', {s.excluded} infra errors' if s.excluded else ''})")
+    if scores:
+        click.echo(f"  {truncation_line(scores[0])}")
 
 
 def _write_outputs(run: RunDir, evalplus_out: Path | None, lcb_out: Path | None) -> None:

@@ -23,6 +23,7 @@ from apr_eval.core import Execution, RunManifest, Verdict
 from apr_eval.errors import AprEvalError, UsageError
 from apr_eval.harness import stats
 from apr_eval.harness.rundir import MANIFEST, RunDir
+from apr_eval.harness.truncation import truncation_notes
 
 # Manifest fields that differ between comparable runs without changing scores; shown as notes.
 NOTE_FIELDS = ("harness_version", "image_digest", "backend")
@@ -287,6 +288,7 @@ def compare_runs(run_a: RunDir, run_b: RunDir, *, max_drop_pp: float = 1.0,
     notes = _notes(ma, mb)
     notes += _coverage_notes("A", run_a, ma, {e.problem_id for e in ea}, shared)
     notes += _coverage_notes("B", run_b, mb, {e.problem_id for e in eb}, shared)
+    notes += truncation_notes(run_a, run_b, shared)
     scores = tuple(
         compare_score(name, outcomes(ea, name, passed), outcomes(eb, name, passed),
                       max_drop_pp=max_drop_pp, alpha=alpha, resamples=resamples, seed=seed)

@@ -17,6 +17,7 @@ from apr_eval.harness.manifest import SEMANTICS_VERSION
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.samples import Sample, read_samples
 from apr_eval.harness.score import score_run
+from apr_eval.harness.truncation import run_truncation, with_truncation
 from apr_eval.harness.window import DateWindow
 from apr_eval.sandbox.executor import Executor
 
@@ -99,6 +100,7 @@ def evaluate(req: EvaluateRequest, executor: Executor,
     record_completions(run, samples)
     programs = [Program(s.problem_id, s.sample_index, s.code) for s in samples]
     execute(run, req.benchmark, programs, executor, req.limits, on_result)
-    scores = score_run(run.run_id, run.executions(), req.benchmark)
+    scores = with_truncation(score_run(run.run_id, run.executions(), req.benchmark),
+                             run_truncation(run))
     run.write_scores([s.__dict__ for s in scores])
     return run, scores

@@ -1,15 +1,18 @@
 """From a model's raw text to the program the sandbox runs.
 
 The raw text is always kept (``Completion.raw``); this only computes ``Completion.code``.
-Tolerates reasoning blocks (``<think>...</think>``), markdown fences, prose around the code,
-and a pre-started assistant turn ending in an open fence. The last step is evalplus's own
-sanitizer (``evalplus.sanitize.sanitize``), as ``evalplus.codegen`` applies it.
+Tolerates reasoning blocks (``<think>...</think>``, removed first; one that never closes
+leaves an empty program), markdown fences, prose around the code, and a pre-started assistant
+turn ending in an open fence. A preset may name extra steps (``Prompt.extract``). The last
+step is evalplus's own sanitizer (``evalplus.sanitize.sanitize``), as ``evalplus.codegen``
+applies it.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from typing import Any
 
 from apr_eval.core import Prompt, PromptStyle
@@ -33,6 +36,26 @@ def strip_reasoning(text: str) -> str:
     if "<think>" in lower:
         text = text[: lower.index("<think>")]
     return text
+
+
+def _opens_reasoning(text: str) -> bool:
+    """Whether ``text`` ends inside a ``<think>`` block (opened, never closed)."""
+    lower = _THINK_BLOCK.sub("", text).lower()
+    return lower.rfind("<think>") > lower.rfind("</think>")
+
+
+def prompt_opens_reasoning(prompt: Prompt) -> bool:
+    """A prompt whose own text (or pre-started answer) opens a ``<think>`` block: the model's
+    raw text starts inside it."""
+    return _opens_reasoning(prompt.text if prompt.style is PromptStyle.COMPLETION
+                            else prefill_of(prompt))
+
+
+def reasoning_unclosed(raw: str, opened: bool = False) -> bool:
+    """The policy for reasoning output: a ``<think>`` block that never closes (cut by
+    max_tokens, usually) leaves no program at all, never the thinking text run as code.
+    ``opened``: the prompt itself opened the block."""
+    return _opens_reasoning(("<think>" if opened else "") + raw)
 
 
 def fenced_blocks(text: str) -> list[str]:
@@ -63,11 +86,14 @@ def _defines(code: str, name: str) -> bool:
                and n.name == name for n in ast.walk(tree))
 
 
-def pick_block(blocks: list[str], entry_point: str) -> str:
-    """The first block defining the entry point, else the longest."""
-    for block in blocks:
+def pick_block(blocks: list[str], entry_point: str, last: bool = False) -> str:
+    """The first block defining the entry point, else the longest. ``last``: the last block
+    defining it, else the last block (an answer that reasons first and codes last)."""
+    for block in (reversed(blocks) if last else blocks):
         if entry_point and _defines(block, entry_point):
             return block
+    if last:
+        return blocks[-1] if blocks else ""
     return max(blocks, key=len) if blocks else ""
 
 
@@ -146,9 +172,23 @@ def _parses(code: str) -> bool:
     return True
 
 
+# Text steps a preset may ask for, in the order it names them (model makers' own post-processing).
+TEXT_STEPS: dict[str, Callable[[str], str]] = {
+    "tabs-to-spaces": lambda text: text.replace("\t", "    "),
+    "cut-at-backticks": lambda text: text.split("```")[0],
+}
+LAST_BLOCK = "last-block"
+
+
 def program_text(raw: str, prompt: Prompt, entry_point: str) -> str:
-    """The unsanitized program: prompt + continuation, or the code block of a chat answer."""
-    text = strip_reasoning(raw)
+    """The unsanitized program: prompt + continuation, or the code block of a chat answer.
+    Empty when a reasoning block never closed."""
+    opened = prompt_opens_reasoning(prompt)
+    if reasoning_unclosed(raw, opened):
+        return ""
+    text = strip_reasoning(("<think>" if opened else "") + raw)
+    for step in prompt.extract:
+        text = TEXT_STEPS.get(step, _same)(text)
     if prompt.style is PromptStyle.COMPLETION:
         # A base model sometimes closes a fence it imagined; cut there.
         cut = _FENCE.search(text)
@@ -159,7 +199,11 @@ def program_text(raw: str, prompt: Prompt, entry_point: str) -> str:
     if _FENCE.fullmatch(opener) and not _FENCE.match(text.lstrip("\n").split("\n", 1)[0]):
         fenced = opener + "\n" + text  # the prefill opened the block the model continues
     blocks = fenced_blocks(fenced)
-    return pick_block(blocks, entry_point) if blocks else text
+    return pick_block(blocks, entry_point, LAST_BLOCK in prompt.extract) if blocks else text
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def extract_code(raw: str, prompt: Prompt, entry_point: str) -> str:

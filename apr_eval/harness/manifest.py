@@ -32,7 +32,8 @@ def comparability_key(manifest: RunManifest) -> str:
 
 def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark_version: str,
                    data_hash: str, problems: Sequence[Problem], model: ModelInfo,
-                   style: PromptStyle, image_digest: str = "") -> RunManifest:
+                   style: PromptStyle, image_digest: str = "",
+                   prompt_info: Mapping[str, Any] | None = None) -> RunManifest:
     if spec.cutoff is not None:
         model = dataclasses.replace(model, cutoff=spec.cutoff)
     manifest = RunManifest(
@@ -51,7 +52,7 @@ def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark
         sandbox=spec.limits.key_fields(),
         image_digest=image_digest,
         problems=tuple(p.problem_id for p in problems),
-        extra={"spec": spec.to_json()},
+        extra={"spec": spec.to_json(), **({"prompt": dict(prompt_info)} if prompt_info else {})},
         semantics=SEMANTICS_VERSION,
     )
     return with_key(manifest)

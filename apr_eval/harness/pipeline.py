@@ -11,13 +11,15 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from apr_eval.benchmarks.base import Benchmark, open_benchmark
-from apr_eval.core import Problem, PromptStyle, RunManifest, Score
+from apr_eval.core import Problem, Prompt, PromptStyle, RunManifest, Score
 from apr_eval.errors import UsageError
 from apr_eval.harness.backends.base import BACKENDS, Backend
+from apr_eval.harness.extract import prompt_opens_reasoning
 from apr_eval.harness.manifest import build_manifest, check_same_run, with_image, with_key
-from apr_eval.harness.prompts import choose_style
+from apr_eval.harness.prompts import choose_style, preset_record
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.spec import RunSpec, spec_digest, validate_run_id
 from apr_eval.harness.stages import (
@@ -119,6 +121,13 @@ def check_prompts(spec: RunSpec, benchmark: Benchmark, problems: list[Problem]) 
         render(problems[0], style)
 
 
+def prompt_info(preset: str, benchmark: str, example: Prompt) -> dict[str, Any]:
+    """What the manifest records of the prompt: the preset file's digest and few-shot ids
+    (non-default presets), and whether the prompt opens a reasoning block itself."""
+    info = preset_record(preset, benchmark) if preset != "default" else {}
+    return {**info, "opens_reasoning": prompt_opens_reasoning(example)}
+
+
 def generate_stage(spec: RunSpec, run: RunDir, benchmark: Benchmark, problems: list[Problem],
                    *, backend: Backend,
                    progress: Progress) -> tuple[RunManifest, StageStats | None]:
@@ -133,7 +142,9 @@ def generate_stage(spec: RunSpec, run: RunDir, benchmark: Benchmark, problems: l
         manifest = build_manifest(
             spec, run.run_id, benchmark_name=benchmark.name,
             benchmark_version=benchmark.version, data_hash=benchmark.data_hash,
-            problems=problems, model=backend.model_info(), style=style)
+            problems=problems, model=backend.model_info(), style=style,
+            prompt_info=prompt_info(spec.prompt_preset, benchmark.name,
+                                    render(problems[0], style)))
         if run.exists():
             old = run.manifest()
             check_same_run(old, manifest)

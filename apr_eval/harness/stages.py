@@ -44,6 +44,7 @@ from apr_eval.harness.rundir import (
     append_completion,
 )
 from apr_eval.harness.score import score_run
+from apr_eval.harness.truncation import run_truncation, with_truncation
 from apr_eval.sandbox.executor import Executor
 
 
@@ -217,14 +218,22 @@ def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = (), *,
         per_problem[k.problem_id] = per_problem.get(k.problem_id, 0) + 1
     if partial:
         executions = {k: e for k, e in executions.items() if per_problem[k.problem_id] >= n}
-        return score_run(run.run_id, executions, benchmark) if executions else []
+        return _scored(run, executions, benchmark) if executions else []
     missing = len(ids) * n - len(executions)
     if missing > 0:
         raise UsageError(f"run '{run.run_id}' has {missing} sample(s) without a verdict; "
                          f"finish it first (apr-eval run / execute {run.path})")
-    scores = score_run(run.run_id, executions, benchmark)
+    scores = _scored(run, executions, benchmark)
     run.write_scores([dataclasses.asdict(s) for s in scores])
     return scores
+
+
+def _scored(run: RunDir, executions: dict[SampleKey, Execution],
+            benchmark: Benchmark) -> list[Score]:
+    """pass@k with the truncation counts of the same problems' completions."""
+    scored = {k.problem_id for k in executions}
+    return with_truncation(score_run(run.run_id, executions, benchmark),
+                           run_truncation(run, scored))
 
 
 # -------------------------------------------------------------------------------- ingest

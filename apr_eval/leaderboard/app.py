@@ -43,7 +43,7 @@ QUERIES: dict[str, Any] = {
 ROW_PX = 35
 MIN_CURVE_PROBLEMS = 20
 PERCENT_SUFFIXES = ("pass@1", "pass@5", "pass@10", "pass@100", "low", "high", "average",
-                    "humaneval+", "mbpp+", "livecodebench")
+                    "humaneval+", "mbpp+", "livecodebench", "max_tokens cut")
 
 
 def db_path() -> Path:

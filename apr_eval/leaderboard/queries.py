@@ -34,6 +34,11 @@ _META_SQL = """
     m.quantization, m.bits, m.parameters, m.base_model, r.comparability_key AS config,
     r.created_at
 """
+# Share of a run's samples whose generation stopped at max_tokens (NULL: no completions stored).
+TRUNCATED_SQL = ("(SELECT avg(CASE WHEN c.finish_reason = 'length' THEN 1.0 ELSE 0.0 END) "
+                 "FROM completions c WHERE c.run_id = r.run_id)")
+
+
 @dataclass(frozen=True)
 class DateWindow:
     start: date
@@ -75,7 +80,8 @@ def family_table(con: Connection, score_names: Sequence[str]) -> pd.DataFrame:
             if (n, 1) in found]
     scores = "".join(c + ",\n" for c in columns)
     return _frame(con, f"""
-        SELECT m.name AS model, {scores} any_value(r.published) AS published,
+        SELECT m.name AS model, {scores} {TRUNCATED_SQL} AS "max_tokens cut",
+               any_value(r.published) AS published,
                any_value(m.quantization) AS quantization, any_value(m.bits) AS bits,
                any_value(m.parameters) AS parameters, any_value(m.base_model) AS base_model,
                any_value(r.comparability_key) AS config, r.run_id
