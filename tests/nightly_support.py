@@ -40,11 +40,10 @@ def write_run(results: Path, run_id: str,
     fields.update(overrides)
     run = RunDir(results / run_id)
     run.write_manifest(RunManifest(**fields))
-    with run.open_append(rundir.EXECUTIONS) as f:
-        for pid, verdicts in samples.items():
-            for i, (base, plus) in enumerate(verdicts):
-                rundir.append_execution(f, Execution(
-                    pid, i, headline(base, plus), {"base": base, "plus": plus}))
+    rundir.write_jsonl(run.path / rundir.EXECUTIONS, (
+        rundir.execution_to_json(Execution(pid, i, headline(base, plus),
+                                           {"base": base, "plus": plus}))
+        for pid, verdicts in samples.items() for i, (base, plus) in enumerate(verdicts)))
     return run
 
 
