@@ -245,6 +245,7 @@ class PassAtK:
     value: float
     ci_low: float
     ci_high: float
+    ci_method: str = ""  # "wilson" (one sample per problem) / "t-clustered" / ...
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ class Score:
     problems: int
     samples: int
     excluded: int = 0  # samples with INFRA_ERROR (still counted as failures)
+    ci_method: str = ""  # how ci_low/ci_high were made (harness.passk)
 
 
 @dataclass(frozen=True)
