@@ -94,10 +94,13 @@ def test_per_problem_flips_are_real_only() -> None:
 
 def test_family_adjust_treats_nested_scores_as_one_family() -> None:
     adjusted = stats.family_adjust([[0.01, 0.012], [0.5], [0.03, 0.2]])
-    # Simes per family: 0.012, 0.5, 0.06 -> Holm across 3: 0.036, 0.5, 0.12.
+    # Simes per family: 0.012, 0.5, 0.06 -> Holm across 3: 0.036, 0.5, 0.12; within a
+    # family Hommel: (0.012, 0.012), (0.06, 0.2).
     assert adjusted[0] == pytest.approx([0.036, 0.036])
     assert adjusted[1] == pytest.approx([0.5])
     assert adjusted[2] == pytest.approx([0.12, 0.2])
+    # Two nested scores that moved together are not punished twice.
+    assert stats.family_adjust([[0.03, 0.03]]) == [pytest.approx([0.03, 0.03])]
 
 
 # ------------------------------------------------------------------ the nightly, simulated

@@ -21,15 +21,15 @@ if TYPE_CHECKING:
 
 def _headline(outcomes: Sequence[CellOutcome]) -> str:
     regressed = [c for c in outcomes if c.comparison is not None and c.comparison.regressed]
-    failed = [c for c in outcomes if c.failed or (c.comparison is not None
-                                                  and c.comparison.inconclusive)]
+    failed = [c for c in outcomes if c.failed]
+    unsure = [c for c in outcomes if c.comparison is not None and c.comparison.inconclusive]
     parts = []
-    if regressed:
-        names = ", ".join(f"{c.model} x {c.benchmark}" for c in regressed)
-        parts.append(f"**REGRESSION** in {len(regressed)} of {len(outcomes)} cells: {names}")
-    if failed:
-        names = ", ".join(f"{c.model} x {c.benchmark}" for c in failed)
-        parts.append(f"**FAILED or INCONCLUSIVE** {len(failed)} cell(s): {names}")
+    for label, cells in (("**REGRESSION** in {n} of {total} cells", regressed),
+                         ("**FAILED** {n} cell(s)", failed),
+                         ("**INCONCLUSIVE** {n} cell(s) (infra errors)", unsure)):
+        if cells:
+            names = ", ".join(f"{c.model} x {c.benchmark}" for c in cells)
+            parts.append(label.format(n=len(cells), total=len(outcomes)) + f": {names}")
     return "\n\n".join(parts) if parts else f"**OK**: no regression in {len(outcomes)} cells"
 
 

@@ -186,11 +186,12 @@ def family_adjust(families: Sequence[Sequence[float]]) -> list[list[float]]:
     """Adjusted p-values for families of nested scores (a run's HumanEval and HumanEval+).
 
     Each family gets one p-value, Simes' (the smallest Benjamini-Hochberg-adjusted p, valid
-    for positively dependent scores); Holm runs across families; a score's adjusted p is the
-    larger of its family's Holm p and its own Holm p within the family. Strong family-wise
-    error control at the closed-testing level is what keeps a quiet night quiet.
+    for positively dependent scores such as nested ones); Holm runs across families; a
+    score's adjusted p is the larger of its family's Holm p and its own Hommel p within the
+    family (closed testing with Simes). Family-wise error control across the whole set is
+    what keeps a quiet night quiet.
     """
     simes = [min(adjust(list(f), "fdr_bh")) if f else 1.0 for f in families]
     across = adjust(simes, "holm")
-    return [[max(across[i], w) for w in adjust(list(f), "holm")]
+    return [[max(across[i], w) for w in adjust(list(f), "hommel")]
             for i, f in enumerate(families)]
