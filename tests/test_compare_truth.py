@@ -20,7 +20,7 @@ from apr_eval.cli import entrypoint
 from apr_eval.core import Verdict
 from apr_eval.harness.compare import compare_runs
 
-I = Verdict.INFRA_ERROR
+INFRA = Verdict.INFRA_ERROR
 
 
 @pytest.fixture(autouse=True)
@@ -119,8 +119,8 @@ def test_infra_only_differences_never_exit_1(tmp_path: Path, n: int,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     pids = problems(164)
     a = {p: [(P, P)] * n for p in pids}
-    few = {**a, **{p: [(I, I)] * n for p in pids[:3]}}  # 3 / 164 = 1.8% of samples
-    many = {**a, **{p: [(I, I)] * n for p in pids[:6]}}  # 3.7%: the case
+    few = {**a, **{p: [(INFRA, INFRA)] * n for p in pids[:3]}}  # 3 / 164 = 1.8% of samples
+    many = {**a, **{p: [(INFRA, INFRA)] * n for p in pids[:6]}}  # 3.7%: the case
     ra = write_run(tmp_path, "a", a)
     write_run(tmp_path, "few", few)
     write_run(tmp_path, "many", many)
@@ -141,7 +141,7 @@ def test_infra_errors_with_a_real_drop_are_still_inconclusive(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pids = problems(50)
     a = write_run(tmp_path, "a", {p: [(P, P)] for p in pids})
-    b = {p: [(F, F)] for p in pids[:20]} | {p: [(I, I)] for p in pids[20:25]} | \
+    b = {p: [(F, F)] for p in pids[:20]} | {p: [(INFRA, INFRA)] for p in pids[20:25]} | \
         {p: [(P, P)] for p in pids[25:]}
     write_run(tmp_path, "b", b)
     code, out = run_cli(capsys, "compare", str(a.path), str(tmp_path / "b"), "--format", "md")

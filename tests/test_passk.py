@@ -1,7 +1,6 @@
 from math import comb
 
 import numpy as np
-
 import pytest
 
 from apr_eval.harness.passk import ks_for, pass_at_k, per_problem

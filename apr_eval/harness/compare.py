@@ -16,7 +16,7 @@ import dataclasses
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,16 @@ from apr_eval.harness.paired import (
 )
 from apr_eval.harness.rundir import MANIFEST, RunDir
 
-__all__ = ["Comparison", "ComparabilityError", "FieldDiff", "Flip", "ScoreComparison",
-           "compare_runs", "list_runs", "resolve_run"]
+__all__ = [
+    "ComparabilityError",
+    "Comparison",
+    "FieldDiff",
+    "Flip",
+    "ScoreComparison",
+    "compare_runs",
+    "list_runs",
+    "resolve_run",
+]
 
 # Manifest fields that differ between comparable runs without changing scores; shown as notes.
 NOTE_FIELDS = ("harness_version", "image_digest", "backend")
@@ -78,7 +86,7 @@ class Comparison:
     scores: tuple[ScoreComparison, ...]
     diffs: tuple[FieldDiff, ...] = ()  # non-empty only when forced
     notes: tuple[str, ...] = ()
-    infra: InfraExclusion = InfraExclusion(0, 0, 0, 0)
+    infra: InfraExclusion = field(default_factory=lambda: InfraExclusion(0, 0, 0, 0))
     # Anything that makes the comparison inconclusive (exit 3): too many infra errors, ...
     warnings: tuple[str, ...] = ()
     max_infra_share: float = 0.02

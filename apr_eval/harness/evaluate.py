@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,9 +15,9 @@ from apr_eval.core import Completion, ModelInfo, RunManifest, SampleKey, Sandbox
 from apr_eval.errors import UsageError
 from apr_eval.harness.execution import OnResult, Program, execute
 from apr_eval.harness.rundir import RunDir
-from apr_eval.harness.samples import Sample, read_samples
+from apr_eval.harness.samples import Sample, read_samples, samples_model_name
 from apr_eval.harness.score import score_run
-from apr_eval.harness.window import DateWindow
+from apr_eval.harness.window import DateWindow, problem_dates
 from apr_eval.sandbox.executor import Executor
 
 
@@ -47,6 +48,15 @@ def load_samples(benchmark: Benchmark, path: Path, allow_missing: bool) -> list[
     return samples
 
 
+def file_sha256(path: Path) -> str:
+    """The samples file's digest: evaluations of the same file are one leaderboard row."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def window_strings(benchmark: Benchmark) -> tuple[str | None, str | None]:
     window = getattr(benchmark, "window", None)
     return window.as_strings() if isinstance(window, DateWindow) else (None, None)
@@ -72,13 +82,16 @@ def open_run(req: EvaluateRequest, samples: Sequence[Sample], image_digest: str)
     run.write_manifest(RunManifest(
         run_id=run.run_id, benchmark=b.name, benchmark_version=b.version,
         data_hash=b.data_hash,
-        model=ModelInfo(name=req.model_name or req.samples_path.stem, cutoff=req.cutoff),
+        model=ModelInfo(name=req.model_name or samples_model_name(req.samples_path),
+                        cutoff=req.cutoff),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         harness_version=__version__, sandbox=req.limits.key_fields(),
         image_digest=image_digest,
         problems=tuple(sorted({s.problem_id for s in samples})),
         date_window=window_strings(b),
-        extra={"samples_file": str(req.samples_path), "samples": len(samples)}))
+        extra={"samples_file": str(req.samples_path), "samples": len(samples),
+               "samples_sha256": file_sha256(req.samples_path),
+               **problem_dates(b.load(), {s.problem_id for s in samples})}))
     return run
 
 

@@ -13,6 +13,7 @@ from apr_eval import __version__
 from apr_eval.core import ModelInfo, Problem, PromptStyle, RunManifest
 from apr_eval.errors import UsageError
 from apr_eval.harness.spec import RunSpec
+from apr_eval.harness.window import problem_dates
 
 
 def comparability_key(manifest: RunManifest) -> str:
@@ -43,7 +44,7 @@ def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark
         sandbox=spec.limits.key_fields(),
         image_digest=image_digest,
         problems=tuple(p.problem_id for p in problems),
-        extra={"spec": spec.to_json()},
+        extra={"spec": spec.to_json(), **problem_dates(problems)},
     )
     return with_key(manifest)
 

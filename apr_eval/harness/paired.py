@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -151,7 +152,7 @@ def decide(s: ScoreComparison, p_adjusted: float, *, alpha: float,
 
 
 def compare_score(score: str, a: Mapping[str, Outcome], b: Mapping[str, Outcome], *,
-                  order: Callable[[str], object], alpha: float,
+                  order: Callable[[str], Any], alpha: float,
                   flip_method: str = "holm") -> ScoreComparison:
     """The paired comparison of one score (undecided: ``p_adjusted`` is the raw p)."""
     pids = sorted(set(a) & set(b), key=order)
@@ -170,8 +171,7 @@ def compare_score(score: str, a: Mapping[str, Outcome], b: Mapping[str, Outcome]
     if binary:
         p_flip, real = np.ones(len(pids)), fa != fb
     else:
-        p_flip, real = stats.problem_flips(ca.astype(int), na.astype(int), cb.astype(int),
-                                           nb.astype(int), alpha=alpha, method=flip_method)
+        p_flip, real = stats.problem_flips(ca, na, cb, nb, alpha=alpha, method=flip_method)
     moved = [i for i in range(len(pids)) if fa[i] != fb[i]]
     changed = tuple(sorted((_flip(pids[i], a[pids[i]], b[pids[i]], float(p_flip[i]))
                             for i in moved), key=lambda f: (f.p_value, f.change)))

@@ -161,12 +161,16 @@ def mde(problems: int, variance: float, samples: float, alpha: float,
 # ------------------------------------------------------------------ multiplicity
 
 
-def problem_flips(ca: Sequence[int], na: Sequence[int], cb: Sequence[int], nb: Sequence[int],
-                  *, alpha: float, method: str = "holm") -> tuple[np.ndarray, np.ndarray]:
-    """(corrected p-values, significant) of Fisher's exact test per problem."""
+Counts = Sequence[int] | np.ndarray
+
+
+def problem_flips(ca: Counts, na: Counts, cb: Counts, nb: Counts, *, alpha: float,
+                  method: str = "holm") -> tuple[np.ndarray, np.ndarray]:
+    """(corrected p-values, significant) of Fisher's exact test per problem (counts of
+    passes ``c`` of ``n`` samples in A and B)."""
     if method not in FLIP_METHODS:
         raise ValueError(f"unknown correction '{method}' (known: {', '.join(FLIP_METHODS)})")
-    raw = np.array([sps.fisher_exact([[x, n - x], [y, m - y]]).pvalue
+    raw = np.array([sps.fisher_exact([[int(x), int(n - x)], [int(y), int(m - y)]]).pvalue
                     for x, n, y, m in zip(ca, na, cb, nb, strict=True)], dtype=float)
     if raw.size == 0:
         return raw, raw.astype(bool)
