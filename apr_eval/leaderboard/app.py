@@ -99,9 +99,21 @@ def blank(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def with_ci_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each "X low" / "X high" pair (percentages) -> one narrow "X 95% CI" text column."""
+    out = frame.copy()
+    for col in [c for c in out.columns if f"{c} low" in out.columns and f"{c} high" in out]:
+        low, high = out.pop(f"{col} low"), out.pop(f"{col} high")
+        text = [f"[{lo:.1f}, {hi:.1f}]" if pd.notna(lo) and pd.notna(hi) else ""
+                for lo, hi in zip(low, high, strict=True)]
+        out.insert(out.columns.get_loc(col) + 1, f"{col} 95% CI", text)
+    return out
+
+
 def table(frame: pd.DataFrame, key: str,
           hide: tuple[str, ...] = ("model_id", "group", "config")) -> None:
-    shown = blank(percent(frame.drop(columns=[c for c in hide if c in frame.columns])))
+    shown = blank(with_ci_text(percent(frame.drop(columns=[c for c in hide
+                                                            if c in frame.columns]))))
     config: dict[str, Any] = {c: st.column_config.NumberColumn(c, format="%.1f")
                               for c in shown.columns if str(c).endswith(PERCENT_SUFFIXES)}
     config["contaminated"] = st.column_config.CheckboxColumn("contaminated ⚠")
@@ -189,7 +201,7 @@ def plots_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
         curve = curve[curve["problems"] >= MIN_CURVE_PROBLEMS]
         curve = percent(curve).assign(window_start=lambda f: pd.to_datetime(f["window_start"]))
         st.caption(f"Each point: the window from that month to {window[1]}, with its 95% "
-                   "interval (bars) and problem count (labels); points with fewer than "
+                   "interval (error bars); below, how many problems each window holds (dashed: 100); points with fewer than "
                    f"{MIN_CURVE_PROBLEMS} problems are left out.")
         if curve["small"].any():
             st.warning(f"Some points rest on fewer than {tables.SMALL_WINDOW} problems: their "
@@ -200,9 +212,16 @@ def plots_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
             tooltip=["model", "window_start", "pass@1", "pass@1 low", "pass@1 high",
                      "problems", "interval"])
         line = base.mark_line(point=True).encode(y=alt.Y("pass@1:Q", title="pass@1 (%)"))
-        bars = base.mark_errorbar(ticks=True).encode(y="pass@1 low:Q", y2="pass@1 high:Q")
-        labels = base.mark_text(dy=-12, fontSize=10).encode(y="pass@1:Q", text="problems:Q")
-        st.altair_chart(line + bars + labels, use_container_width=True)
+        bars = base.mark_errorbar(ticks=True).encode(
+            y=alt.Y("pass@1 low:Q", title="pass@1 (%)"), y2="pass@1 high:Q")
+        counts = alt.Chart(curve).mark_bar(opacity=0.6).encode(
+            x=alt.X("window_start:T", title="window start"),
+            y=alt.Y("max(problems):Q", title="problems in window"),
+            tooltip=["window_start", "max(problems)"]).properties(height=120)
+        rule = alt.Chart(pd.DataFrame({"y": [tables.SMALL_WINDOW]})).mark_rule(
+            strokeDash=[4, 4], color="red").encode(y="y:Q")
+        st.altair_chart(line + bars, use_container_width=True)
+        st.altair_chart(counts + rule, use_container_width=True)
     st.subheader("Score against quantization bits")
     bases = fetch(db, "base_models")
     if bases.empty:
