@@ -263,3 +263,15 @@ def register_flaky() -> None:
     FlakyExecutor.seen = set()
     EXECUTORS.register("flakyexec", "nightly_support:FlakyExecutor")
     EXECUTORS.register("brokenexec", "nightly_support:BrokenExecutor")
+
+
+def run_cli(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """``apr-eval ARGS`` in process: (exit code, stdout, stderr)."""
+    from apr_eval.cli import entrypoint
+
+    try:
+        code = entrypoint(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return int(code or 0), out, err

@@ -6,20 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from nightly_support import E, F, P, T, problems, write_run
+from nightly_support import E, F, P, T, problems, run_cli, write_run
 
-from apr_eval.cli import entrypoint
 from apr_eval.harness.compare import compare_runs, resolve_run
 from apr_eval.harness.compare_report import comparison_markdown
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = entrypoint(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return int(code or 0), out, err
 
 
 @pytest.fixture

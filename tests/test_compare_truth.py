@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nightly_support import F, P, problems, write_run
+from nightly_support import F, P, problems, run_cli, write_run
 
-from apr_eval.cli import entrypoint
 from apr_eval.core import Verdict
 from apr_eval.harness.compare import compare_runs
 
@@ -32,13 +31,9 @@ def frozen_gc() -> Iterator[None]:
     gc.unfreeze()
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    try:
-        code = entrypoint(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, _ = capsys.readouterr()
-    return int(code or 0), out
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code, out, _ = run_cli(capsys, *args)
+    return code, out
 
 
 def rates(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -90,7 +85,7 @@ def test_true_8pp_drop_is_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[
     flagged = 0
     for seed in range(5):
         a, b = pair(tmp_path, 100 + seed, drop=0.08)
-        code, out = run_cli(capsys, "compare", str(a), str(b), "--format", "json")
+        code, out = cli(capsys, "compare", str(a), str(b), "--format", "json")
         flagged += code == 1
         data = json.loads(out)
         assert all(isinstance(s["mde_pp"], float) and s["mde_pp"] > 0 for s in data["scores"])
@@ -124,15 +119,15 @@ def test_infra_only_differences_never_exit_1(tmp_path: Path, n: int,
     ra = write_run(tmp_path, "a", a)
     write_run(tmp_path, "few", few)
     write_run(tmp_path, "many", many)
-    code, out = run_cli(capsys, "compare", str(ra.path), str(tmp_path / "few"), "--format",
+    code, out = cli(capsys, "compare", str(ra.path), str(tmp_path / "few"), "--format",
                         "json")
     data = json.loads(out)
     assert code == 0 and not data["inconclusive"]
     assert data["infra"]["infra_b"] == 3 * n and data["infra"]["excluded"] == 3 * n
     assert all(s["problems"] == 161 for s in data["scores"])
-    code, out = run_cli(capsys, "compare", str(ra.path), str(tmp_path / "many"))
+    code, out = cli(capsys, "compare", str(ra.path), str(tmp_path / "many"))
     assert code == 3 and "INCONCLUSIVE" in out
-    code, _ = run_cli(capsys, "compare", str(ra.path), str(tmp_path / "many"),
+    code, _ = cli(capsys, "compare", str(ra.path), str(tmp_path / "many"),
                       "--max-infra-share", "0.05")
     assert code == 0
 
@@ -144,7 +139,7 @@ def test_infra_errors_with_a_real_drop_are_still_inconclusive(
     b = {p: [(F, F)] for p in pids[:20]} | {p: [(INFRA, INFRA)] for p in pids[20:25]} | \
         {p: [(P, P)] for p in pids[25:]}
     write_run(tmp_path, "b", b)
-    code, out = run_cli(capsys, "compare", str(a.path), str(tmp_path / "b"), "--format", "md")
+    code, out = cli(capsys, "compare", str(a.path), str(tmp_path / "b"), "--format", "md")
     assert code == 3 and "INCONCLUSIVE" in out
 
 
@@ -154,5 +149,5 @@ def test_malformed_run_directory_is_a_usage_error(tmp_path: Path,
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "manifest.json").write_text('{"run_id": "bad"}')
-    code, _ = run_cli(capsys, "compare", str(a.path), str(bad))
+    code, _ = cli(capsys, "compare", str(a.path), str(bad))
     assert code == 2

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nightly_support import F, P, nightly_toml, problems, register, register_flaky, write_run
+from nightly_support import F, P, nightly_toml, problems, register_flaky, write_run
+from test_nightly_run import plugins  # noqa: F401 - the toy registries fixture
 
 from apr_eval.cli import entrypoint
 from apr_eval.harness.compare import compare_runs
@@ -17,15 +18,9 @@ from apr_eval.harness.rundir import RunDir
 
 
 @pytest.fixture(autouse=True)
-def plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from apr_eval.benchmarks.base import BENCHMARKS
-    from apr_eval.sandbox.executor import EXECUTORS
-
-    for registry in (BENCHMARKS, EXECUTORS):
-        monkeypatch.setattr(registry, "_targets", dict(registry._targets))
-        monkeypatch.setattr(registry, "_loaded", dict(registry._loaded))
-    register()
-    register_flaky()
+def flaky(request: pytest.FixtureRequest) -> Iterator[None]:
+    request.getfixturevalue("plugins")  # the toy plugins, in throwaway registries ...
+    register_flaky()  # ... and the flaky executors on top
     yield
 
 

@@ -7,23 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nightly_support import F, P, problems, write_run
+from nightly_support import F, P, problems, run_cli, write_run
 
-from apr_eval.cli import entrypoint
 from apr_eval.harness import power, stats
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    try:
-        code = entrypoint(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return int(code or 0), out + err
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code, out, err = run_cli(capsys, *args)
+    return code, out + err
 
 
 def test_the_issue_question(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = run_cli(capsys, "plan", "--bench", "humaneval", "--delta", "0.6",
+    code, out = cli(capsys, "plan", "--bench", "humaneval", "--delta", "0.6",
                         "--problems", "164")
     assert code == 0
     needed = int(re.search(r"Needs ([\d,]+) samples per problem", out)[1].replace(",", ""))
@@ -34,7 +29,7 @@ def test_the_issue_question(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_unreachable_with_a_per_problem_effect_spread(
         capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = run_cli(capsys, "plan", "--bench", "humaneval", "--delta", "0.6",
+    code, out = cli(capsys, "plan", "--bench", "humaneval", "--delta", "0.6",
                         "--problems", "164", "--problem-sd", "3")
     assert code == 0 and "UNREACHABLE on humaneval" in out
 
@@ -58,9 +53,9 @@ def test_plan_from_an_earlier_run(tmp_path: Path, capsys: pytest.CaptureFixture[
     samples = {pid: [(P, P) if rng.random() < 0.5 else (F, F) for _ in range(10)]
                for pid in problems(40)}
     write_run(tmp_path, "earlier", samples)
-    code, out = run_cli(capsys, "plan", "--from", "earlier", "--delta", "5",
+    code, out = cli(capsys, "plan", "--from", "earlier", "--delta", "5",
                         "--results-dir", str(tmp_path))
     assert code == 0
     assert "humaneval: 40 problems" in out and "run earlier, humaneval+" in out
-    code, out = run_cli(capsys, "plan", "--delta", "5")
+    code, out = cli(capsys, "plan", "--delta", "5")
     assert code == 2 and "--bench" in out

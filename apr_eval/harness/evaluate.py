@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from apr_eval.benchmarks.base import Benchmark
 from apr_eval.core import Completion, ModelInfo, RunManifest, SampleKey, SandboxLimits, Score
 from apr_eval.errors import UsageError
 from apr_eval.harness.execution import OnResult, Program, execute
+from apr_eval.harness.models import sha256_file
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.samples import Sample, read_samples, samples_model_name
 from apr_eval.harness.score import score_run
@@ -48,15 +48,6 @@ def load_samples(benchmark: Benchmark, path: Path, allow_missing: bool) -> list[
     return samples
 
 
-def file_sha256(path: Path) -> str:
-    """The samples file's digest: evaluations of the same file are one leaderboard row."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def window_strings(benchmark: Benchmark) -> tuple[str | None, str | None]:
     window = getattr(benchmark, "window", None)
     return window.as_strings() if isinstance(window, DateWindow) else (None, None)
@@ -89,8 +80,9 @@ def open_run(req: EvaluateRequest, samples: Sequence[Sample], image_digest: str)
         image_digest=image_digest,
         problems=tuple(sorted({s.problem_id for s in samples})),
         date_window=window_strings(b),
+        # The samples' digest: evaluations of the same file are one leaderboard row.
         extra={"samples_file": str(req.samples_path), "samples": len(samples),
-               "samples_sha256": file_sha256(req.samples_path),
+               "samples_sha256": sha256_file(req.samples_path),
                **problem_dates(b.load(), {s.problem_id for s in samples})}))
     return run
 

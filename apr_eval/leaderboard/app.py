@@ -201,7 +201,8 @@ def plots_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
         curve = curve[curve["problems"] >= MIN_CURVE_PROBLEMS]
         curve = percent(curve).assign(window_start=lambda f: pd.to_datetime(f["window_start"]))
         st.caption(f"Each point: the window from that month to {window[1]}, with its 95% "
-                   "interval (error bars); below, how many problems each window holds (dashed: 100); points with fewer than "
+                   "interval (error bars); below, how many problems each window holds "
+                   "(dashed: 100); points with fewer than "
                    f"{MIN_CURVE_PROBLEMS} problems are left out.")
         if curve["small"].any():
             st.warning(f"Some points rest on fewer than {tables.SMALL_WINDOW} problems: their "
