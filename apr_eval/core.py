@@ -247,6 +247,7 @@ class PassAtK:
     value: float
     ci_low: float
     ci_high: float
+    ci_method: str = ""  # "wilson" (one sample per problem) / "t-clustered" / ...
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,7 @@ class Score:
     excluded: int = 0  # samples with INFRA_ERROR (still counted as failures)
     truncated: int = 0  # samples whose generation stopped at max_tokens (finish_reason "length")
     truncated_reasoning: int = 0  # samples whose <think> block never closed (empty program)
+    ci_method: str = ""  # how ci_low/ci_high were made (harness.passk)
 
 
 @dataclass(frozen=True)

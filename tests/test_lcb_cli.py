@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,26 @@ def test_good_local_file_and_lcb_out(tmp_path: Path) -> None:
     (row,) = json.loads(out.read_text())  # the fake sandbox reports a crash: runtime error
     assert row["question_id"] == "abc001_a" and row["code_list"] == ["print(1)"]
     assert row["graded_list"] == [False] and json.loads(row["metadata"][0])["error_code"] == -4
+
+
+def test_evaluated_run_carries_dates_and_a_meaningful_name(tmp_path: Path) -> None:
+    """A LiveCodeBench run from `evaluate` (with --data-file, which the store cannot reopen)
+    reaches the contamination window; its model is named after the samples' folder, and
+    the same file evaluated twice is one evaluation."""
+    from apr_eval.harness.rundir import RunDir
+    from apr_eval.leaderboard import ingest, store
+    from apr_eval.leaderboard import queries as q
+
+    (tmp_path / "test.jsonl").write_text(_row(encode_compressed("[]")))
+    for run_id in ("first", "second"):
+        proc = _evaluate(tmp_path, "--version", "v1", "--data-file",
+                         str(tmp_path / "test.jsonl"), "--run-id", run_id)
+        assert proc.returncode == 0, proc.stderr
+    first, second = (RunDir(tmp_path / "results" / r).manifest() for r in ("first", "second"))
+    assert first.model.name == f"{tmp_path.name}/samples"
+    assert first.extra["problem_dates"]["abc001_a"]["release_date"] == "2024-05-01"
+    assert first.extra["samples_sha256"] == second.extra["samples_sha256"]
+    db = tmp_path / "db.duckdb"
+    ingest.rebuild(db, tmp_path / "results")
+    with store.reader(db) as con:
+        assert q.date_bounds(con) == q.DateWindow(date(2024, 5, 1), date(2024, 5, 1))

@@ -173,3 +173,22 @@ def test_drilldown_shows_samples(app_url: str, browser: Any) -> None:
     assert "sample 0: failed (base: passed, plus: failed)" in body
     assert "AssertionError" in body  # the error tail
     _screenshot(browser, "leaderboard-drilldown.png")
+
+
+def test_grouped_tables_and_window_curve_with_intervals(app_url: str, browser: Any) -> None:
+    browser.get(app_url)
+
+    def body() -> str:
+        return str(browser.find_element(By.TAG_NAME, "body").text)
+
+    _until(browser, lambda: "sample(s)/problem" in body(), timeout=180)
+    assert "4 problems, 1 sample(s)/problem, temperature 0" in body()  # a settings group
+    assert "Runs are ranked only against runs with the same settings" in body()
+    assert "None" not in body()  # empty cells are empty
+    tab = [t for t in browser.find_elements(By.CSS_SELECTOR, '[role="tab"]')
+           if t.text == "Plots"]
+    tab[0].click()
+    _until(browser, lambda: "problems in window" in body(), timeout=180)
+    assert "fewer than 100 problems" in body()  # the late windows are small: said so
+    assert "95% interval (error bars)" in body()
+    _screenshot(browser, "leaderboard-curve-intervals.png")

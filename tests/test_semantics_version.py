@@ -51,6 +51,8 @@ def test_new_manifests_record_the_current_semantics(tmp_path: Path) -> None:
     from apr_eval.harness.samples import Sample
 
     bench = open_benchmark("humaneval")
-    req = EvaluateRequest(bench, tmp_path / "s.jsonl", tmp_path, SandboxLimits(), run_id="r")
+    samples = tmp_path / "s.jsonl"
+    samples.write_text('{"task_id": "HumanEval/0", "solution": "pass"}\n')
+    req = EvaluateRequest(bench, samples, tmp_path, SandboxLimits(), run_id="r")
     run = open_run(req, [Sample("HumanEval/0", 0, "pass", "pass")], "sha256:x")
     assert run.manifest().semantics == SEMANTICS_VERSION != ""

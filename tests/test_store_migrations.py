@@ -40,10 +40,15 @@ def _older_copy(current: Path, old: Path, version: int) -> None:
     migrate(con, upto=version)
     con.execute(f"ATTACH '{current}' AS cur (READ_ONLY)")
     for table in OLD_TABLES:
-        con.execute(f"INSERT INTO {table} SELECT * FROM cur.{table}")
-    if version >= 2:  # per-problem results exist, without their release dates (0003)
+        # scores.ci_method arrived in 0004: copy the columns the old schema has
+        con.execute(f"INSERT INTO {table} SELECT * EXCLUDE (ci_method) FROM cur.{table}"
+                    if table == "scores" and version < 4 else
+                    f"INSERT INTO {table} SELECT * FROM cur.{table}")
+    if version == 2:  # per-problem results exist, without their release dates (0003)
         con.execute("INSERT INTO problem_results "
                     "SELECT * EXCLUDE (release_date) FROM cur.problem_results")
+    elif version >= 3:
+        con.execute("INSERT INTO problem_results SELECT * FROM cur.problem_results")
     con.execute("DETACH cur")
     con.close()
 

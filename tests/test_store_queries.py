@@ -16,7 +16,7 @@ from store_support import LCB_DATES, F, P, fixture_results, model, write_run
 
 from apr_eval.harness import rundir
 from apr_eval.harness.rundir import RunDir
-from apr_eval.leaderboard import ingest, store
+from apr_eval.leaderboard import ingest, store, tables
 from apr_eval.leaderboard import queries as q
 from apr_eval.leaderboard import run_queries as rq
 from apr_eval.leaderboard.migrations import Connection
@@ -44,19 +44,23 @@ def wald(values: list[float]) -> tuple[float, float, float]:
 
 
 def test_family_table_is_exact(con: Connection) -> None:
-    frame = q.family_table(con, q.FAMILIES["HumanEval"])
-    assert frame["config"].nunique() == 1  # same settings, different models: comparable
+    from apr_eval.leaderboard import tables
+
+    frame = tables.family_table(con, q.FAMILIES["HumanEval"])
+    assert frame["group"].nunique() == 1  # same settings, different models: comparable
     expected = pd.DataFrame({
-        "model": ["coder-q8", "coder-q4"],
+        "rank": [1, 2], "model": ["coder-q8", "coder-q4"],
         "humaneval pass@1": [0.75, 0.75], "humaneval pass@1 low": [0.5, 0.5],
         "humaneval pass@1 high": [1.0, 1.0],
         "humaneval+ pass@1": [0.75, 0.5], "humaneval+ pass@1 low": [0.5, 0.25],
         "humaneval+ pass@1 high": [1.0, 0.75], "max_tokens cut": [0.0, 0.0],
-        "published": [False, False], "quantization": ["Q8_0", "Q4_K_M"], "bits": [8.0, 4.0],
-        "parameters": [1_500_000_000] * 2, "base_model": ["coder", "coder"],
-        "run_id": ["q8-he", "q4-he"],
+        "problems": [4, 4], "samples/problem": [1, 1], "temperature": [0.0, 0.0],
+        "status": ["complete", "complete"], "evaluations": [1, 1],
+        "quantization": ["Q8_0", "Q4_K_M"], "bits": [8.0, 4.0],
+        "published": [False, False], "run_id": ["q8-he", "q4-he"],
     })
-    assert_frame_equal(frame.drop(columns="config"), expected, check_dtype=False)
+    shown = frame[list(expected.columns)]
+    assert_frame_equal(shown, expected, check_dtype=False)
 
 
 def test_family_table_shows_the_share_of_samples_cut_by_max_tokens(tmp_path: Path) -> None:
@@ -69,7 +73,7 @@ def test_family_table_shows_the_share_of_samples_cut_by_max_tokens(tmp_path: Pat
                             else "stop")) for c in completions])
     ingest.rebuild(tmp_path / "db.duckdb", tmp_path / "results")
     with store.reader(tmp_path / "db.duckdb") as c:
-        frame = q.family_table(c, q.FAMILIES["HumanEval"])
+        frame = tables.family_table(c, q.FAMILIES["HumanEval"])
     assert frame.set_index("run_id")["max_tokens cut"].to_dict() == {"cut-he": 0.25}
 
 
@@ -189,7 +193,9 @@ def test_compare_runs_paired(con: Connection) -> None:
     assert summary["problems"] == 4
     assert summary["delta"] == pytest.approx(0.625 - 0.5)
     assert summary["delta low"] <= summary["delta"] <= summary["delta high"]
-    assert (summary["gained"], summary["lost"]) == (2, 2)
+    # Four problems moved (2 up, 2 down) but none is a real flip at 2 samples each.
+    assert (summary["gained"], summary["lost"], summary["changed"]) == (0, 0, 4)
+    assert summary["test"] == "paired-t" and summary["mde_pp"] > 0
     flips = rq.flipped_problems(con, "q4-lcb", "q8-lcb", "livecodebench")
     assert flips.values.tolist() == [["lcb/3", 0.0, 1.0, "gained"], ["lcb/4", 0.5, 1.0, "gained"],
                                      ["lcb/1", 1.0, 0.5, "lost"], ["lcb/2", 0.5, 0.0, "lost"]]
@@ -213,7 +219,8 @@ def test_comparison_uses_the_run_directories_when_present(con: Connection, db: P
     row = result.summary.iloc[0]
     assert (row["a pass@1"], row["b pass@1"], row["delta"]) == (0.5, 0.75, 0.25)
     assert row["test"] == "mcnemar-exact" and row["p value"] == 1.0
-    assert result.flips.values.tolist() == [["HumanEval/1", 0.0, 1.0, "gained", "failed"]]
+    assert result.flips.values.tolist() == [
+        ["HumanEval/1", 0.0, 1.0, "gained", True, 1.0, "failed"]]  # real flip at n = 1
     # The database's own paired numbers agree where they overlap.
     db_row = rq.compare_runs(con, "q4-he", "q8-he", "humaneval+").iloc[0]
     assert (db_row["a pass@1"], db_row["b pass@1"], db_row["delta"]) == (0.5, 0.75, 0.25)

@@ -58,10 +58,10 @@ def test_scores_json_counts_samples_cut_by_max_tokens_and_unclosed_reasoning(
 def test_compare_flags_runs_whose_truncation_shares_differ(tmp_path: Path) -> None:
     a = run(tmp_path, "a", "    return 0\n")
     b = run(tmp_path, "b", THINKING)
-    notes = compare_runs(a, b, resamples=200).notes
+    notes = compare_runs(a, b).notes
     [note] = [n for n in notes if n.startswith("truncation differs")]
     assert "0/12 samples (0.0%) of A vs 6/12 (50.0%) of B" in note
-    assert not any(n.startswith("truncation") for n in compare_runs(a, a, resamples=200).notes)
+    assert not any(n.startswith("truncation") for n in compare_runs(a, a).notes)
 
 
 def test_truncation_counts_and_the_note_threshold() -> None:

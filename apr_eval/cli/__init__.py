@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "leaderboard": "apr_eval.cli.store:leaderboard",
     "compare": "apr_eval.cli.compare:compare",
     "nightly": "apr_eval.cli.compare:nightly",
+    "plan": "apr_eval.cli.plan:plan",
 }
 
 

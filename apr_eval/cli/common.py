@@ -90,6 +90,7 @@ def score_table(title: str, scores: Sequence[Score]) -> Table:
         table.add_column(col, justify="right" if col != "benchmark" else "left")
     for s in scores:
         table.add_row(s.benchmark, str(s.k), f"{100 * s.pass_at_k:.1f}",
-                      f"{100 * s.ci_low:.1f}–{100 * s.ci_high:.1f}", str(s.problems),
+                      f"{100 * s.ci_low:.1f}–{100 * s.ci_high:.1f}"
+                      + (f" ({s.ci_method})" if s.ci_method else ""), str(s.problems),
                       str(s.samples), str(s.excluded))
     return table

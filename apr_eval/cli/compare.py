@@ -1,7 +1,8 @@
 """``apr-eval compare RUN_A RUN_B`` and ``apr-eval nightly --config nightly.toml``.
 
 Exit codes: 0 no significant regression beyond --max-drop, 1 a regression, 2 usage or
-comparability errors (raised as UsageError, turned into one line by the entrypoint).
+comparability errors (raised as UsageError, turned into one line by the entrypoint), 3 an
+inconclusive comparison (too many infra errors) or, in nightly, a cell that could not run.
 """
 
 from __future__ import annotations
@@ -27,39 +28,40 @@ def _print_table(c: Comparison) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from apr_eval.harness.compare_report import FLIP_HEADER, flip_rows, pct, pp, verdict_label
+    from apr_eval.harness.compare_report import (
+        FLIP_HEADER,
+        SCORE_HEADER,
+        flip_rows,
+        flip_sections,
+        rule_text,
+        score_row,
+    )
 
-    console = Console(width=None if sys.stdout.isatty() else 140)
+    console = Console(width=None if sys.stdout.isatty() else 160)
     if c.diffs:
         console.print("[bold red]WARNING: compared with --force although the runs differ: "
                       + "; ".join(str(d) for d in c.diffs) + "[/]", highlight=False)
+    for warning in c.warnings:
+        console.print(f"[bold yellow]{warning}[/]", highlight=False)
     for note in c.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     table = Table(title=f"{c.benchmark}: B={c.run_b} ({c.model_b}) vs A={c.run_a} "
-                        f"({c.model_a})",
-                  caption=f"regression = drop > {c.max_drop_pp:g} pp with p < {c.alpha:g}")
-    for name in ("score", "problems", "A pass@1", "B pass@1", "Δ pp [95% CI]", "p (test)",
-                 "lost/gained", "verdict"):
+                        f"({c.model_a})", caption=rule_text(c))
+    for name in SCORE_HEADER:
         table.add_column(name, justify="left" if name in ("score", "verdict") else "right")
     for s in c.scores:
-        label = verdict_label(s)
-        style = "bold red" if s.regressed else ("green" if label == "improved" else "")
-        d = s.delta
-        table.add_row(s.score, str(s.problems), pct(s.pass_a), pct(s.pass_b),
-                      f"{pp(d.estimate)} [{pp(d.low)}, {pp(d.high)}]",
-                      f"{s.test.p_value:.4g} ({s.test.name})",
-                      f"-{len(s.lost)}/+{len(s.gained)}", label, style=style)
+        style = "bold red" if s.regressed and not c.inconclusive else (
+            "green" if s.significant and s.delta.estimate > 0 else "")
+        table.add_row(*score_row(s, c), style=style)
     console.print(table)
     for s in c.scores:
-        for title, flips in (("passed by A, failed by B", s.lost),
-                             ("failed by A, passed by B", s.gained)):
-            if flips:
-                flip_table = Table(title=f"{s.score}: {len(flips)} {title}")
-                for name in FLIP_HEADER:
-                    flip_table.add_column(name)
-                for row in flip_rows(flips):
-                    flip_table.add_row(*row)
-                console.print(flip_table)
+        for title, flips in flip_sections(s):
+            flip_table = Table(title=title)
+            for name in FLIP_HEADER:
+                flip_table.add_column(name)
+            for row in flip_rows(flips):
+                flip_table.add_row(*row)
+            console.print(flip_table)
 
 
 @click.command()
@@ -69,31 +71,39 @@ def _print_table(c: Comparison) -> None:
 @click.option("--max-drop", type=float, default=1.0, show_default=True,
               help="Percentage points B may lose against A before a significant drop fails.")
 @click.option("--alpha", type=float, default=0.05, show_default=True,
-              help="Significance level of the paired test.")
+              help="Significance level (family-wise over the comparison's scores).")
+@click.option("--max-infra-share", type=float, default=0.02, show_default=True,
+              help="Share of samples with infra errors (left out of both runs) above which "
+                   "the comparison is inconclusive (exit 3).")
+@click.option("--flip-correction", type=click.Choice(["holm", "fdr_bh"]), default="holm",
+              show_default=True,
+              help="Correction across problems of the per-problem Fisher tests (n > 1).")
 @click.option("--force", is_flag=True, help="Compare runs that are not comparable (warns).")
-@click.option("--resamples", type=int, default=10_000, show_default=True,
-              help="Bootstrap resamples for the delta interval.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resamples", type=int, default=10_000, hidden=True)  # accepted, unused
+@click.option("--seed", type=int, default=0, hidden=True)  # accepted, unused
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None,
               help="Where run ids are looked up (default: APR_EVAL_RESULTS or ./results).")
 @click.pass_context
 def compare(ctx: click.Context, *, run_a: str, run_b: str, fmt: str, max_drop: float,
-            alpha: float, force: bool, resamples: int, seed: int,
-            results_dir: Path | None) -> None:
+            alpha: float, max_infra_share: float, flip_correction: str, force: bool,
+            resamples: int, seed: int, results_dir: Path | None) -> None:
     """Compare RUN_B against RUN_A (the reference).
 
     RUN_A / RUN_B: a run directory, a run id under the results directory, or
     latest:MODEL[:BENCH] / previous:MODEL[:BENCH].
+
+    Exit 0: no regression; 1: a significant drop larger than --max-drop; 2: usage or
+    comparability error; 3: inconclusive (too many infra errors).
     """
     from apr_eval.harness.compare import compare_runs, resolve_run
     from apr_eval.harness.compare_report import comparison_markdown
 
-    if not 0 < alpha < 1 or max_drop < 0 or resamples < 100:
-        raise UsageError("need 0 < --alpha < 1, --max-drop >= 0 and --resamples >= 100")
+    if not 0 < alpha < 1 or max_drop < 0 or not 0 <= max_infra_share <= 1:
+        raise UsageError("need 0 < --alpha < 1, --max-drop >= 0 and 0 <= --max-infra-share <= 1")
     root = common.results_dir(results_dir)
     a, b = resolve_run(run_a, root), resolve_run(run_b, root)
     result = compare_runs(a, b, max_drop_pp=max_drop, alpha=alpha, force=force,
-                          resamples=resamples, seed=seed)
+                          max_infra_share=max_infra_share, flip_method=flip_correction)
     if result.diffs:
         click.echo("apr-eval: WARNING: runs are not comparable, compared anyway (--force): "
                    + "; ".join(str(d) for d in result.diffs), err=True)
@@ -103,7 +113,7 @@ def compare(ctx: click.Context, *, run_a: str, run_b: str, fmt: str, max_drop: f
         click.echo(comparison_markdown(result), nl=False)
     else:
         _print_table(result)
-    ctx.exit(1 if result.regressed else 0)
+    ctx.exit(result.exit_code)
 
 
 @click.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -92,9 +93,35 @@ def leaderboard(db: Path | None, port: int) -> None:
         raise UsageError("the leaderboard needs Streamlit: pip install 'apr-eval[leaderboard]'")
     db_path = _db(db).resolve()
     click.echo(f"leaderboard for {db_path} on http://localhost:{port}  (Ctrl-C stops it)")
-    try:
-        code = subprocess.call(streamlit_command(db_path, port))
-    except KeyboardInterrupt:
-        code = 0
+    code = serve(streamlit_command(db_path, port))
     if code:
         raise UsageError(f"streamlit exited with status {code}")
+
+
+class _Stop(Exception):
+    """SIGTERM / SIGHUP arrived: stop the server."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
+def serve(command: list[str], grace_s: float = 10.0) -> int:
+    """Run the server as a child and stop it with us: on Ctrl-C, SIGTERM or SIGHUP the child
+    gets SIGTERM (SIGKILL after ``grace_s``), so no orphaned Streamlit keeps the port."""
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    proc = subprocess.Popen(command)
+    try:
+        return proc.wait()
+    except (KeyboardInterrupt, _Stop):
+        return 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -2,10 +2,12 @@
 
 A comparison is only meaningful when everything that changes scores apart from the model is
 the same (:meth:`RunManifest.comparability_fields`); otherwise it is refused, naming the field,
-unless forced. Per headline score it reports pass@1 of each run, the delta with a paired
-bootstrap interval over problems, a paired test (exact McNemar for one sample per problem, a
-sign-flip test on per-problem pass fractions otherwise), and the problems that flipped, with the
-verdict kind of the failing side (a timeout flip is not a wrong-answer flip).
+unless forced. Per headline score (:mod:`apr_eval.harness.paired`) it reports pass@1 of each
+run, the delta with an interval consistent with its paired test (exact McNemar + exact
+conditional interval at one sample per problem, paired t over problems otherwise), what the
+comparison could detect (``mde_pp``), and the problems that really flipped. Infra errors are
+left out of both runs; too many of them make the comparison inconclusive (exit 3). The
+scores of one comparison are one family: their p-values are Holm-corrected together.
 """
 
 from __future__ import annotations
@@ -13,17 +15,38 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apr_eval.core import Execution, RunManifest, Verdict
-from apr_eval.errors import AprEvalError, UsageError
+from apr_eval.core import Execution, RunManifest, SampleKey, Verdict
+from apr_eval.errors import AprEvalError, DataError, UsageError
 from apr_eval.harness import stats
+from apr_eval.harness.paired import (
+    HEADLINE,
+    Flip,
+    InfraExclusion,
+    PassedFn,
+    ScoreComparison,
+    compare_score,
+    decide,
+    outcomes,
+    pair_executions,
+)
 from apr_eval.harness.rundir import MANIFEST, RunDir
 from apr_eval.harness.truncation import truncation_notes
+
+__all__ = [
+    "ComparabilityError",
+    "Comparison",
+    "FieldDiff",
+    "Flip",
+    "ScoreComparison",
+    "compare_runs",
+    "list_runs",
+    "resolve_run",
+]
 
 # Manifest fields that differ between comparable runs without changing scores; shown as notes.
 NOTE_FIELDS = ("harness_version", "image_digest", "backend")
@@ -31,7 +54,6 @@ NOTE_FIELDS = ("harness_version", "image_digest", "backend")
 ENGINE_FIELDS = ("engine", "engine_version", "engine_build")
 # Fields whose difference cannot be forced: the score names themselves differ.
 UNFORCEABLE = ("benchmark",)
-HEADLINE = ""  # the key under which the headline verdict is offered to ``passed``
 
 # TODO: drop once every benchmark on main implements ``Benchmark.passed`` and builds offline.
 # score name -> groups that must all pass ("" = the headline verdict).
@@ -40,9 +62,6 @@ _LOCAL_RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "mbpp": {"mbpp": ("base",), "mbpp+": ("base", "plus")},
     "livecodebench": {"livecodebench": (HEADLINE,)},
 }
-
-PassedFn = Callable[[str, dict[str, str]], bool]
-
 
 class ComparabilityError(UsageError):
     """The two runs differ in something that changes scores."""
@@ -59,38 +78,6 @@ class FieldDiff:
 
 
 @dataclass(frozen=True)
-class Flip:
-    """One problem whose outcome changed between A and B."""
-
-    problem_id: str
-    a_passed: int
-    a_samples: int
-    b_passed: int
-    b_samples: int
-    # Verdict kinds of the failing samples on the side that did worse, e.g. {"timeout": 1}.
-    kinds: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def kind_text(self) -> str:
-        return ", ".join(f"{k}×{n}" if n > 1 else k for k, n in sorted(self.kinds.items()))
-
-
-@dataclass(frozen=True)
-class ScoreComparison:
-    score: str
-    problems: int
-    samples: int  # samples per problem (the smaller of the two runs)
-    pass_a: float
-    pass_b: float
-    delta: stats.Interval  # pass@1(B) - pass@1(A), as fractions
-    test: stats.TestResult
-    lost: tuple[Flip, ...]  # passed (more often) by A than by B
-    gained: tuple[Flip, ...]
-    significant: bool  # test p-value below alpha
-    regressed: bool  # significant and the drop is larger than max_drop_pp
-
-
-@dataclass(frozen=True)
 class Comparison:
     run_a: str
     run_b: str
@@ -102,15 +89,33 @@ class Comparison:
     scores: tuple[ScoreComparison, ...]
     diffs: tuple[FieldDiff, ...] = ()  # non-empty only when forced
     notes: tuple[str, ...] = ()
+    infra: InfraExclusion = field(default_factory=lambda: InfraExclusion(0, 0, 0, 0))
+    # Anything that makes the comparison inconclusive (exit 3): too many infra errors, ...
+    warnings: tuple[str, ...] = ()
+    max_infra_share: float = 0.02
+    corrected_across: int = 1  # comparisons whose p-values were corrected together (nightly)
+
+    @property
+    def inconclusive(self) -> bool:
+        return bool(self.warnings)
 
     @property
     def regressed(self) -> bool:
-        return any(s.regressed for s in self.scores)
+        return not self.inconclusive and any(s.regressed for s in self.scores)
+
+    @property
+    def exit_code(self) -> int:
+        """0 no regression, 1 a regression, 3 inconclusive (never 1 then)."""
+        return 3 if self.inconclusive else 1 if self.regressed else 0
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        out["regressed"] = self.regressed
+        out.update(regressed=self.regressed, inconclusive=self.inconclusive,
+                   exit_code=self.exit_code, infra_share=self.infra.share)
         out["diffs"] = [{"field": d.field, "a": d.a, "b": d.b} for d in self.diffs]
+        for row, s in zip(out["scores"], self.scores, strict=True):
+            row.update(delta_pp=s.delta_pp, ci_low_pp=s.delta.low * 100,
+                       ci_high_pp=s.delta.high * 100, ci_level=1 - self.alpha)
         return out
 
 
@@ -195,71 +200,14 @@ def score_rules(manifest: RunManifest) -> tuple[tuple[str, ...], PassedFn]:
         bench = open_benchmark(manifest.benchmark, manifest.benchmark_version)
         names = tuple(bench.score_names)
         return names, bench.passed
-    except (ImportError, AprEvalError, TypeError, OSError):
+    except (ImportError, AprEvalError, TypeError, OSError, ValueError, KeyError):
         return _local_passed(manifest.benchmark)
-
-
-@dataclass
-class _Outcome:
-    samples: int = 0
-    passed: int = 0
-    kinds: Counter[str] = field(default_factory=Counter)
-
-
-def _failure_kind(e: Execution) -> str:
-    for verdict in e.group_verdicts.values():
-        if not verdict.passed:
-            return verdict.value
-    return e.verdict.value
-
-
-def outcomes(executions: Iterable[Execution], score: str,
-             passed: PassedFn) -> dict[str, _Outcome]:
-    """problem id -> samples, passed samples, and the verdict kinds of the failed ones."""
-    table: dict[str, _Outcome] = {}
-    for e in executions:
-        verdicts = {k: v.value for k, v in e.group_verdicts.items()}
-        verdicts.setdefault(HEADLINE, e.verdict.value)
-        row = table.setdefault(e.problem_id, _Outcome())
-        row.samples += 1
-        if passed(score, verdicts):
-            row.passed += 1
-        else:
-            row.kinds[_failure_kind(e)] += 1
-    return table
 
 
 def natural_key(problem_id: str) -> list[tuple[int, int | str]]:
     """"HumanEval/2" before "HumanEval/10"."""
     return [(0, int(part)) if part.isdigit() else (1, part)
             for part in re.split(r"(\d+)", problem_id)]
-
-
-def _flip(pid: str, a: _Outcome, b: _Outcome) -> Flip:
-    worse = b if b.passed * a.samples < a.passed * b.samples else a
-    return Flip(pid, a.passed, a.samples, b.passed, b.samples, dict(worse.kinds))
-
-
-def compare_score(score: str, a: Mapping[str, _Outcome], b: Mapping[str, _Outcome], *,
-                  max_drop_pp: float, alpha: float, resamples: int,
-                  seed: int) -> ScoreComparison:
-    pids = sorted(set(a) & set(b), key=natural_key)
-    if not pids:
-        raise UsageError(f"{score}: the runs share no executed problem")
-    fa = [a[p].passed / a[p].samples for p in pids]
-    fb = [b[p].passed / b[p].samples for p in pids]
-    binary = all(a[p].samples == 1 and b[p].samples == 1 for p in pids)
-    delta = stats.paired_bootstrap(fa, fb, resamples=resamples, seed=seed)
-    test = stats.paired_test(fa, fb, binary=binary, seed=seed)
-    lost = tuple(_flip(p, a[p], b[p]) for p, x, y in zip(pids, fa, fb, strict=True) if x > y)
-    gained = tuple(_flip(p, a[p], b[p]) for p, x, y in zip(pids, fa, fb, strict=True) if y > x)
-    significant = test.p_value < alpha
-    return ScoreComparison(
-        score=score, problems=len(pids),
-        samples=min(min(a[p].samples, b[p].samples) for p in pids),
-        pass_a=sum(fa) / len(fa), pass_b=sum(fb) / len(fb), delta=delta, test=test,
-        lost=lost, gained=gained, significant=significant,
-        regressed=significant and -delta.estimate * 100 > max_drop_pp)
 
 
 def _coverage_notes(name: str, run: RunDir, manifest: RunManifest,
@@ -276,27 +224,65 @@ def _coverage_notes(name: str, run: RunDir, manifest: RunManifest,
     return notes
 
 
+def _infra_notes(infra: InfraExclusion, max_share: float) -> tuple[list[str], list[str]]:
+    """(notes, warnings) about excluded samples; a warning makes the comparison inconclusive."""
+    notes, warnings = [], []
+    if infra.excluded:
+        text = (f"{infra.excluded} of {infra.total} samples ({infra.share:.1%}) left out of "
+                f"both runs: infra_error in A {infra.infra_a}, in B {infra.infra_b} "
+                "(never evidence; retry them with `apr-eval execute RUN --retry-infra-errors`)")
+        if infra.share > max_share:
+            warnings.append(f"INCONCLUSIVE: {text}; more than {max_share:.1%} of samples")
+        else:
+            notes.append(text)
+    if infra.unpaired:
+        notes.append(f"{infra.unpaired} samples without a partner in the other run left out")
+    return notes, warnings
+
+
+def decide_all(scores: Sequence[ScoreComparison], *, alpha: float,
+               max_drop_pp: float) -> tuple[ScoreComparison, ...]:
+    """One comparison's scores are one family (nested scores of one run): Holm within it."""
+    adjusted = stats.family_adjust([[s.test.p_value for s in scores]])[0] if scores else []
+    return tuple(decide(s, p, alpha=alpha, max_drop_pp=max_drop_pp)
+                 for s, p in zip(scores, adjusted, strict=True))
+
+
+def _read(run: RunDir) -> tuple[RunManifest, dict[SampleKey, Execution]]:
+    """A run directory's manifest and executions, any malformation as one usage error."""
+    try:
+        return run.manifest(), run.executions()
+    except AprEvalError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+        raise DataError(f"{run.path}: not a readable run directory "
+                        f"({type(exc).__name__}: {exc})") from None
+
+
 def compare_runs(run_a: RunDir, run_b: RunDir, *, max_drop_pp: float = 1.0,
-                 alpha: float = 0.05, force: bool = False, resamples: int = 10_000,
-                 seed: int = 0) -> Comparison:
+                 alpha: float = 0.05, force: bool = False, max_infra_share: float = 0.02,
+                 flip_method: str = "holm") -> Comparison:
     """Compare B against A (A is the reference: a drop from A to B is a regression)."""
-    ma, mb = run_a.manifest(), run_b.manifest()
+    (ma, xa), (mb, xb) = _read(run_a), _read(run_b)
     diffs = check_comparable(ma, mb, force=force)
-    ea, eb = list(run_a.executions().values()), list(run_b.executions().values())
     names, passed = score_rules(ma)
-    shared = {e.problem_id for e in ea} & {e.problem_id for e in eb}
+    ea, eb, infra = pair_executions(xa, xb)
+    pa, pb = {k.problem_id for k in xa}, {k.problem_id for k in xb}
     notes = _notes(ma, mb)
-    notes += _coverage_notes("A", run_a, ma, {e.problem_id for e in ea}, shared)
-    notes += _coverage_notes("B", run_b, mb, {e.problem_id for e in eb}, shared)
-    notes += truncation_notes(run_a, run_b, shared)
+    notes += _coverage_notes("A", run_a, ma, pa, pa & pb)
+    notes += _coverage_notes("B", run_b, mb, pb, pa & pb)
+    infra_notes, warnings = _infra_notes(infra, max_infra_share)
+    notes += truncation_notes(run_a, run_b, pa & pb)
     scores = tuple(
         compare_score(name, outcomes(ea, name, passed), outcomes(eb, name, passed),
-                      max_drop_pp=max_drop_pp, alpha=alpha, resamples=resamples, seed=seed)
+                      order=natural_key, alpha=alpha, flip_method=flip_method)
         for name in names)
     return Comparison(run_a=ma.run_id, run_b=mb.run_id, model_a=ma.model.name,
                       model_b=mb.model.name, benchmark=ma.benchmark, max_drop_pp=max_drop_pp,
-                      alpha=alpha, scores=scores, diffs=tuple(diffs), notes=tuple(notes))
-
+                      alpha=alpha, scores=decide_all(scores, alpha=alpha,
+                                                     max_drop_pp=max_drop_pp),
+                      diffs=tuple(diffs), notes=tuple(notes + infra_notes), infra=infra,
+                      warnings=tuple(warnings), max_infra_share=max_infra_share)
 
 
 # ------------------------------------------------------------------ finding runs

@@ -14,11 +14,12 @@ from apr_eval.core import Completion, ModelInfo, RunManifest, SampleKey, Sandbox
 from apr_eval.errors import UsageError
 from apr_eval.harness.execution import OnResult, Program, execute
 from apr_eval.harness.manifest import SEMANTICS_VERSION
+from apr_eval.harness.models import sha256_file
 from apr_eval.harness.rundir import RunDir
-from apr_eval.harness.samples import Sample, read_samples
+from apr_eval.harness.samples import Sample, read_samples, samples_model_name
 from apr_eval.harness.score import score_run
 from apr_eval.harness.truncation import run_truncation, with_truncation
-from apr_eval.harness.window import DateWindow
+from apr_eval.harness.window import DateWindow, problem_dates
 from apr_eval.sandbox.executor import Executor
 
 
@@ -74,13 +75,17 @@ def open_run(req: EvaluateRequest, samples: Sequence[Sample], image_digest: str)
     run.write_manifest(RunManifest(
         run_id=run.run_id, benchmark=b.name, benchmark_version=b.version,
         data_hash=b.data_hash,
-        model=ModelInfo(name=req.model_name or req.samples_path.stem, cutoff=req.cutoff),
+        model=ModelInfo(name=req.model_name or samples_model_name(req.samples_path),
+                        cutoff=req.cutoff),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         harness_version=__version__, sandbox=req.limits.key_fields(),
         image_digest=image_digest,
         problems=tuple(sorted({s.problem_id for s in samples})),
         date_window=window_strings(b),
-        extra={"samples_file": str(req.samples_path), "samples": len(samples)},
+        # The samples' digest: evaluations of the same file are one leaderboard row.
+        extra={"samples_file": str(req.samples_path), "samples": len(samples),
+               "samples_sha256": sha256_file(req.samples_path),
+               **problem_dates(b.load(), {s.problem_id for s in samples})},
         semantics=SEMANTICS_VERSION))
     return run
 

@@ -13,6 +13,7 @@ from apr_eval import __version__
 from apr_eval.core import ModelInfo, Problem, PromptStyle, RunManifest
 from apr_eval.errors import UsageError
 from apr_eval.harness.spec import RunSpec
+from apr_eval.harness.window import problem_dates
 
 # The judging semantics verdicts are made under; part of the comparability key, so runs judged
 # under different semantics are never compared silently. History:
@@ -52,7 +53,8 @@ def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark
         sandbox=spec.limits.key_fields(),
         image_digest=image_digest,
         problems=tuple(p.problem_id for p in problems),
-        extra={"spec": spec.to_json(), **({"prompt": dict(prompt_info)} if prompt_info else {})},
+        extra={"spec": spec.to_json(), **problem_dates(problems),
+               **({"prompt": dict(prompt_info)} if prompt_info else {})},
         semantics=SEMANTICS_VERSION,
     )
     return with_key(manifest)

@@ -121,8 +121,11 @@ def _manifest(shards: Sequence[_Shard], run_id: str, problems: tuple[str, ...],
     first = shards[0].manifest
     merged_spec = dataclasses.replace(shards[0].spec, run_id=run_id,
                                       problems=() if whole else problems, limit=None)
+    dates = {pid: d for s in shards
+             for pid, d in dict(s.manifest.extra.get("problem_dates") or {}).items()}
     extra = {**first.extra, "spec": merged_spec.to_json(),
-             "merged_from": [s.run.run_id for s in shards]}
+             "merged_from": [s.run.run_id for s in shards],
+             **({"problem_dates": dates} if dates else {})}
     return with_key(dataclasses.replace(
         first, run_id=run_id, problems=problems, image_digest=_image_digest(shards),
         created_at=min(s.manifest.created_at for s in shards), extra=extra))

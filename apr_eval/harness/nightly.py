@@ -15,13 +15,14 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from apr_eval.core import PromptStyle, RunManifest
+from apr_eval.core import PromptStyle, RunManifest, Verdict
 from apr_eval.errors import AprEvalError, BackendError
+from apr_eval.harness import stats
 from apr_eval.harness.compare import Comparison, compare_runs, list_runs, resolve_run
 from apr_eval.harness.nightly_config import (
     Cell,
@@ -31,6 +32,7 @@ from apr_eval.harness.nightly_config import (
     place_error,
 )
 from apr_eval.harness.nightly_places import Place
+from apr_eval.harness.paired import decide
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.spec import RunSpec, spec_digest
 from apr_eval.harness.stages import ingest
@@ -71,11 +73,14 @@ class NightlyOutcome:
 
     @property
     def failed(self) -> bool:
-        return any(c.failed for c in self.cells)
+        return any(c.failed or (c.comparison is not None and c.comparison.inconclusive)
+                   for c in self.cells)
 
     @property
     def exit_code(self) -> int:
-        """1 on any regression, else 3 when a cell could not run or compare, else 0."""
+        """1 on any regression (significant after correction across the night and larger
+        than max_drop), else 3 when a cell could not run, compare or was inconclusive,
+        else 0."""
         return 1 if self.regressed else 3 if self.failed else 0
 
 
@@ -212,18 +217,40 @@ def _ingest_safely(run: RunDir, db: Path) -> tuple[bool, str]:
         return False, f"ingest into {db} failed: {type(exc).__name__}: {exc}"
 
 
+def infra_errors(run: RunDir) -> int:
+    return sum(e.verdict is Verdict.INFRA_ERROR for e in run.executions().values())
+
+
+def retry_infra(spec: RunSpec, run: RunDir, executor: Executor) -> int:
+    """The local executor's policy for what is left as ``infra_error``: one more try of each
+    such sample (fresh containers), then the run is re-scored. Returns how many remain."""
+    from apr_eval.harness import pipeline
+    from apr_eval.harness.stages import execute, score
+
+    benchmark = pipeline.open_spec_benchmark(spec)
+    problems = pipeline.select_problems(benchmark.load(), spec.problems, spec.limit)
+    execute(run, problems, benchmark, executor, spec.limits, retry_infra_errors=True)
+    score(run, benchmark, [p.problem_id for p in problems])
+    return infra_errors(run)
+
+
 def _ensure_run(spec: RunSpec, run: RunDir, config: NightlyConfig,
                 factory: ExecutorFactory) -> str:
-    """Run or resume the cell's run unless it is finished; returns the status word."""
+    """Run or resume the cell's run unless it is finished, then retry its infra errors once;
+    returns the status word."""
     from apr_eval.harness import pipeline
 
-    if is_complete(run):
-        return "up to date"
-    status = "resumed" if run.exists() else "ran"
-    pipeline.run_pipeline(spec, executor=factory(config.executor),
-                          results_dir=config.results_dir)
+    status = "up to date"
     if not is_complete(run):
-        raise BackendError("the run did not finish (samples without a verdict); rerun to retry")
+        status = "resumed" if run.exists() else "ran"
+        pipeline.run_pipeline(spec, executor=factory(config.executor),
+                              results_dir=config.results_dir)
+        if not is_complete(run):
+            raise BackendError("the run did not finish (samples without a verdict); "
+                               "rerun to retry")
+    if infra_errors(run):
+        left = retry_infra(spec, run, factory(config.executor))
+        status += f"; infra errors retried ({left} left)"
     return status
 
 
@@ -254,7 +281,7 @@ def run_cell(cell: Cell, config: NightlyConfig, *, cache_path: Path, echo: Echo,
         if baseline is None:
             return dataclasses.replace(base, message=why)
         comparison = compare_runs(baseline, run, max_drop_pp=config.max_drop,
-                                  alpha=config.alpha)
+                                  alpha=config.alpha, max_infra_share=config.max_infra_share)
     except AprEvalError as exc:
         echo(f"{name} x {bench}: FAILED: {exc}")
         return CellOutcome(name, bench, run.run_id, "failed", message=str(exc))
@@ -275,9 +302,8 @@ def run_nightly(config: NightlyConfig, *, echo: Echo = lambda _: None,
         outcome = run_cell(cell, config, cache_path=cache, echo=echo,
                            executor_factory=executor_factory)
         if outcome.comparison is not None:
-            verdict = "REGRESSED" if outcome.comparison.regressed else "ok"
-            echo(f"{cell.model.name} x {cell.benchmark.name}: {outcome.status}; vs "
-                 f"{outcome.baseline}: {verdict}")
+            echo(f"{cell.model.name} x {cell.benchmark.name}: {outcome.status}; compared "
+                 f"with {outcome.baseline}")
         else:
             echo(f"{cell.model.name} x {cell.benchmark.name}: {outcome.status}; "
                  f"{outcome.message}")
@@ -286,5 +312,34 @@ def run_nightly(config: NightlyConfig, *, echo: Echo = lambda _: None,
         outcomes.append(outcome)
     if outcomes and not any(o.ingested for o in outcomes):
         echo("database: not updated (the store is not installed in this checkout)")
+    outcomes = correct_night(outcomes, config)
+    for o in outcomes:
+        if o.comparison is not None:
+            c = o.comparison
+            echo(f"{o.model} x {o.benchmark}: " + ("INCONCLUSIVE (infra errors)"
+                 if c.inconclusive else "REGRESSED" if c.regressed else "ok"))
     report = write_report(config, outcomes, now or datetime.now(UTC))
     return NightlyOutcome(tuple(outcomes), report)
+
+
+def correct_night(outcomes: Sequence[CellOutcome], config: NightlyConfig) -> list[CellOutcome]:
+    """Re-decide every comparison with p-values corrected across the whole night: one family
+    per cell (a run's nested scores), Holm across cells (:func:`stats.family_adjust`)."""
+    compared = [i for i, o in enumerate(outcomes) if o.comparison is not None
+                and not o.comparison.inconclusive]
+    families = [[s.test.p_value for s in _comparison(outcomes[i]).scores] for i in compared]
+    adjusted = stats.family_adjust(families)
+    out = list(outcomes)
+    for i, ps in zip(compared, adjusted, strict=True):
+        c = _comparison(outcomes[i])
+        scores = tuple(decide(s, p, alpha=config.alpha, max_drop_pp=config.max_drop)
+                       for s, p in zip(c.scores, ps, strict=True))
+        out[i] = dataclasses.replace(outcomes[i], comparison=dataclasses.replace(
+            c, scores=scores, corrected_across=len(compared)))
+    return out
+
+
+def _comparison(outcome: CellOutcome) -> Comparison:
+    if outcome.comparison is None:
+        raise ValueError("no comparison")
+    return outcome.comparison

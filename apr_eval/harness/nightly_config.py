@@ -20,8 +20,8 @@ from apr_eval.core import SamplingParams, SandboxLimits
 from apr_eval.errors import AprEvalError, UsageError
 from apr_eval.harness.nightly_places import Place, locate
 
-TOP_KEYS = ("results_dir", "executor", "max_drop", "alpha", "rerun", "defaults", "benchmarks",
-            "models")
+TOP_KEYS = ("results_dir", "executor", "max_drop", "alpha", "max_infra_share", "rerun",
+            "defaults", "benchmarks", "models")
 SHARED_KEYS = ("sampling", "sandbox", "prompt_style", "prompt_preset", "limit", "batch_size")
 BENCH_KEYS = ("name", "version", "problems", "options", *SHARED_KEYS)
 MODEL_KEYS = ("name", "backend", "model", "revision", "options", "benchmarks", "baseline",
@@ -91,6 +91,7 @@ class NightlyConfig:
     executor: str = "docker"
     max_drop: float = 1.0
     alpha: float = 0.05
+    max_infra_share: float = 0.02  # above it a comparison is inconclusive (exit 3)
     rerun: str = "on-change"
     defaults: Mapping[str, Any] = field(default_factory=dict)
     benchmarks: tuple[BenchEntry, ...] = ()
@@ -339,6 +340,10 @@ def _top(ck: _Checker, raw: dict[str, Any], results_dir: Path | None,
     if "alpha" in raw:
         out["alpha"] = float(ck.typed(raw["alpha"], _NUM, Place(("alpha",)),
                                       lambda v: 0 < v < 1, "a number in (0, 1)"))
+    if "max_infra_share" in raw:
+        out["max_infra_share"] = float(ck.typed(
+            raw["max_infra_share"], _NUM, Place(("max_infra_share",)), lambda v: 0 <= v <= 1,
+            "a share in [0, 1]"))
     if "rerun" in raw:
         out["rerun"] = ck.choice(raw["rerun"], RERUN, Place(("rerun",)), "rerun policy")
     return out

@@ -22,13 +22,14 @@ if TYPE_CHECKING:
 def _headline(outcomes: Sequence[CellOutcome]) -> str:
     regressed = [c for c in outcomes if c.comparison is not None and c.comparison.regressed]
     failed = [c for c in outcomes if c.failed]
+    unsure = [c for c in outcomes if c.comparison is not None and c.comparison.inconclusive]
     parts = []
-    if regressed:
-        names = ", ".join(f"{c.model} x {c.benchmark}" for c in regressed)
-        parts.append(f"**REGRESSION** in {len(regressed)} of {len(outcomes)} cells: {names}")
-    if failed:
-        names = ", ".join(f"{c.model} x {c.benchmark}" for c in failed)
-        parts.append(f"**FAILED** {len(failed)} cell(s): {names}")
+    for label, cells in (("**REGRESSION** in {n} of {total} cells", regressed),
+                         ("**FAILED** {n} cell(s)", failed),
+                         ("**INCONCLUSIVE** {n} cell(s) (infra errors)", unsure)):
+        if cells:
+            names = ", ".join(f"{c.model} x {c.benchmark}" for c in cells)
+            parts.append(label.format(n=len(cells), total=len(outcomes)) + f": {names}")
     return "\n\n".join(parts) if parts else f"**OK**: no regression in {len(outcomes)} cells"
 
 
@@ -36,16 +37,22 @@ def _score_cells(c: CellOutcome) -> tuple[str, str]:
     if c.comparison is None:
         return "-", c.message
     scores = "; ".join(f"{s.score} {pct(s.pass_a)} → {pct(s.pass_b)} ({pp(s.delta.estimate)}, "
-                       f"p={s.test.p_value:.3g})" for s in c.comparison.scores)
-    verdicts = ", ".join(f"{s.score}: {verdict_label(s)}" for s in c.comparison.scores)
+                       f"p={s.test.p_value:.3g}, adj. {s.p_adjusted:.3g}, "
+                       f"MDE {s.mde_pp:.1f} pp)" for s in c.comparison.scores)
+    verdicts = ", ".join(f"{s.score}: {verdict_label(s, c.comparison)}"
+                         for s in c.comparison.scores)
     return scores, verdicts
 
 
 def render_report(config: NightlyConfig, outcomes: Sequence[CellOutcome], now: datetime) -> str:
     lines = [f"# apr-eval nightly — {now.strftime('%Y-%m-%d %H:%M UTC')}", "",
              f"Config `{config.path}`, results `{config.results_dir}`. A regression is a drop "
-             f"of more than {config.max_drop:g} pp with p < {config.alpha:g} (exact McNemar "
-             "for one sample per problem, a sign-flip test on pass fractions otherwise).",
+             f"of more than {config.max_drop:g} pp whose p-value stays below "
+             f"{config.alpha:g} after correction across the whole night (Holm across cells, "
+             "a run's nested scores as one family; exact McNemar for one sample per problem, "
+             "a paired t-test over problems otherwise). Infra errors are retried once, then "
+             f"left out of both runs; above {config.max_infra_share:.0%} of samples the "
+             "cell is inconclusive (exit 3).",
              "", _headline(outcomes), "",
              "| model | benchmark | run | status | compared with | pass@1 (baseline → run) "
              "| verdict |", "|---|---|---|---|---|---|---|"]

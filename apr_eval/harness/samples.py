@@ -90,3 +90,19 @@ def _programs(item: dict[str, Any], pid: str, assemble: Assemble,
         c = item["completion"]
         return [(c, assemble(pid, c))]
     raise DataError(f"{where}: no 'completion', 'solution', 'code' or 'code_list' field")
+
+
+MODEL_KEYS = ("model", "model_name", "model_id")
+
+
+def samples_model_name(path: Path) -> str:
+    """A meaningful model name for a samples file: a ``model`` / ``model_name`` field of its
+    first record, else ``<folder>/<stem>`` (evalplus and lcb_runner name folders after the
+    model; a bare stem such as ``generated`` names nothing)."""
+    for _, item in _records(path):
+        for key in MODEL_KEYS:
+            if isinstance(item.get(key), str) and item[key].strip():
+                return str(item[key]).strip()
+        break
+    folder = path.resolve().parent.name
+    return f"{folder}/{path.stem}" if folder else path.stem

@@ -38,5 +38,6 @@ def score_run(run_id: str, executions: Mapping[SampleKey, Execution],
             p = pass_at_k(ns, cs, k)
             scores.append(Score(run_id=run_id, benchmark=name, k=k, pass_at_k=p.value,
                                 ci_low=p.ci_low, ci_high=p.ci_high, problems=len(ns),
-                                samples=sum(ns), excluded=infra))
+                                samples=sum(ns), excluded=infra,
+                                ci_method=p.ci_method))
     return scores

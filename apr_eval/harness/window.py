@@ -46,6 +46,18 @@ class DateWindow:
                 self.end.isoformat() if self.end else None)
 
 
+def problem_dates(problems: Iterable[Problem], ids: set[str] | None = None,
+                  ) -> dict[str, dict[str, dict[str, str | None]]]:
+    """``{"problem_dates": {id: {"release_date", "difficulty"}}}`` for a manifest's ``extra``
+    (empty when no problem has a date): the store reads release dates from there, whatever
+    options the benchmark was opened with."""
+    dates = {p.problem_id: {"release_date": p.release_date.isoformat(),
+                            "difficulty": p.difficulty or None}
+             for p in problems if p.release_date is not None
+             and (ids is None or p.problem_id in ids)}
+    return {"problem_dates": dates} if dates else {}
+
+
 def possibly_contaminated(cutoff: date | None, window_start: date | None) -> bool:
     """True when the model's declared cutoff is on or after the window's first day.
 

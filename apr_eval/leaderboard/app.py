@@ -8,6 +8,7 @@ while an ingest writes a new version the page keeps showing the last one, with a
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,14 +19,15 @@ import pandas as pd
 import streamlit as st
 
 from apr_eval.errors import AprEvalError
-from apr_eval.leaderboard import comparison, store
+from apr_eval.leaderboard import comparison, store, tables
 from apr_eval.leaderboard import queries as q
 from apr_eval.leaderboard import run_queries as rq
 from apr_eval.leaderboard.published import CUTOFF_SOURCE
 from apr_eval.settings import load_settings
 
 QUERIES: dict[str, Any] = {
-    "family": q.family_table,
+    "family": lambda con, names, unranked: tables.family_table(con, names,
+                                                               include_unranked=unranked),
     "window": lambda con, s, e, show: q.window_table(con, q.DateWindow(s, e),
                                                      show_contaminated=show),
     "average": lambda con, s, e, show: q.average_table(con, q.DateWindow(s, e),
@@ -87,11 +89,36 @@ def percent(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def table(frame: pd.DataFrame, key: str, hide: tuple[str, ...] = ("model_id",)) -> None:
-    shown = percent(frame.drop(columns=[c for c in hide if c in frame.columns]))
-    config = {c: st.column_config.NumberColumn(c, format="%.1f")
-              for c in shown.columns if str(c).endswith(PERCENT_SUFFIXES)}
+def blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """Empty cells read empty, not "None" / "nan"."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: "" if v is None or v is pd.NA
+                                    or (isinstance(v, float) and math.isnan(v)) else v)
+    return out
+
+
+def with_ci_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each "X low" / "X high" pair (percentages) -> one narrow "X 95% CI" text column."""
+    out = frame.copy()
+    for col in [c for c in out.columns if f"{c} low" in out.columns and f"{c} high" in out]:
+        low, high = out.pop(f"{col} low"), out.pop(f"{col} high")
+        text = [f"[{lo:.1f}, {hi:.1f}]" if pd.notna(lo) and pd.notna(hi) else ""
+                for lo, hi in zip(low, high, strict=True)]
+        out.insert(out.columns.get_loc(col) + 1, f"{col} 95% CI", text)
+    return out
+
+
+def table(frame: pd.DataFrame, key: str,
+          hide: tuple[str, ...] = ("model_id", "group", "config")) -> None:
+    shown = blank(with_ci_text(percent(frame.drop(columns=[c for c in hide
+                                                            if c in frame.columns]))))
+    config: dict[str, Any] = {c: st.column_config.NumberColumn(c, format="%.1f")
+                              for c in shown.columns if str(c).endswith(PERCENT_SUFFIXES)}
     config["contaminated"] = st.column_config.CheckboxColumn("contaminated ⚠")
+    config["model"] = st.column_config.TextColumn("model", width="medium")
+    config["run_id"] = st.column_config.TextColumn("run_id", width="small")
     # Tall enough for every row (up to a screenful): a leaderboard is read top to bottom.
     height = min(ROW_PX * (len(shown) + 1) + 3, 900)
     st.dataframe(shown, hide_index=True, column_config=config, key=key, height=height,
@@ -141,14 +168,23 @@ def leaderboard_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
                     help="Scores recomputed over problems released in the window; 95% "
                          "intervals are normal approximations over problems.")
         table(lcb, "lcb")
+    unranked = st.sidebar.toggle("Show partial and subset runs", value=False,
+                                 key="show_unranked",
+                                 help="Runs cut short or limited to some problems are never "
+                                      "ranked; by default they are not shown either.")
     for family, names in q.FAMILIES.items():
         st.subheader(" / ".join(n.replace("humaneval", "HumanEval").replace("mbpp", "MBPP")
                                 for n in names))
-        frame = fetch(db, "family", names)
+        frame = fetch(db, "family", names, unranked)
         if frame.empty:
             st.caption(f"No {family} runs yet.")
-        else:
-            table(frame, family)
+            continue
+        st.caption("Runs are ranked only against runs with the same settings (one table per "
+                   "settings group); intervals are 95% (wilson at one sample per problem, "
+                   "t over problems otherwise).")
+        for i, (_, rows) in enumerate(frame.groupby("group", sort=False)):
+            st.markdown(f"**{tables.group_label(rows)}**")
+            table(rows, f"{family}-{i}")
     if window is not None:
         st.subheader("Average (HumanEval+, MBPP+, LiveCodeBench in the window)")
         avg = fetch(db, "average", window[0], window[1], window[2])
@@ -164,13 +200,29 @@ def plots_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
         curve = fetch(db, "curve", tuple(fetch(db, "months")), window[1], window[2])
         curve = curve[curve["problems"] >= MIN_CURVE_PROBLEMS]
         curve = percent(curve).assign(window_start=lambda f: pd.to_datetime(f["window_start"]))
-        st.caption(f"Each point: the window from that month to {window[1]}; points with fewer "
-                   f"than {MIN_CURVE_PROBLEMS} problems are left out.")
-        chart = alt.Chart(curve).mark_line(point=True).encode(
+        st.caption(f"Each point: the window from that month to {window[1]}, with its 95% "
+                   "interval (error bars); below, how many problems each window holds "
+                   "(dashed: 100); points with fewer than "
+                   f"{MIN_CURVE_PROBLEMS} problems are left out.")
+        if curve["small"].any():
+            st.warning(f"Some points rest on fewer than {tables.SMALL_WINDOW} problems: their "
+                       "intervals are wide, and differences between them are mostly noise.")
+        base = alt.Chart(curve).encode(
             x=alt.X("window_start:T", title="window start"),
-            y=alt.Y("pass@1:Q", title="pass@1 (%)"), color="model:N",
-            tooltip=["model", "window_start", "pass@1", "problems"])
-        st.altair_chart(chart, use_container_width=True)
+            color="model:N",
+            tooltip=["model", "window_start", "pass@1", "pass@1 low", "pass@1 high",
+                     "problems", "interval"])
+        line = base.mark_line(point=True).encode(y=alt.Y("pass@1:Q", title="pass@1 (%)"))
+        bars = base.mark_errorbar(ticks=True).encode(
+            y=alt.Y("pass@1 low:Q", title="pass@1 (%)"), y2="pass@1 high:Q")
+        counts = alt.Chart(curve).mark_bar(opacity=0.6).encode(
+            x=alt.X("window_start:T", title="window start"),
+            y=alt.Y("max(problems):Q", title="problems in window"),
+            tooltip=["window_start", "max(problems)"]).properties(height=120)
+        rule = alt.Chart(pd.DataFrame({"y": [tables.SMALL_WINDOW]})).mark_rule(
+            strokeDash=[4, 4], color="red").encode(y="y:Q")
+        st.altair_chart(line + bars, use_container_width=True)
+        st.altair_chart(counts + rule, use_container_width=True)
     st.subheader("Score against quantization bits")
     bases = fetch(db, "base_models")
     if bases.empty:
@@ -243,16 +295,20 @@ def compare_tab(db: Path) -> None:
     score = st.selectbox("Score", names, key="cmp_score")
     result = fetch(db, "compare", a, b, score)
     summary = result.summary.iloc[0]
-    cols = st.columns(3)
+    if not summary.get("problems"):
+        st.caption("These two runs share no scored problem.")
+        return
+    cols = st.columns(4)
     cols[0].metric("A pass@1", f"{summary['a pass@1']:.1%}")
     cols[1].metric("B pass@1", f"{summary['b pass@1']:.1%}")
-    cols[2].metric("B − A", f"{summary['delta']:+.1%}",
-                   help="paired bootstrap over the problems both runs have")
-    test = (f" {summary['test']} p = {summary['p value']:.3g}."
-            if "p value" in result.summary.columns else "")
+    cols[2].metric("B − A", f"{summary['delta']:+.1%}", help=summary["question"])
+    cols[3].metric("detectable drop (80% power)", f"{summary['mde_pp']:.1f} pp")
     st.markdown(f"95% interval of the delta: **[{summary['delta low']:+.1%}, "
-                f"{summary['delta high']:+.1%}]** over {summary['problems']} shared problems; "
-                f"{summary['gained']} gained, {summary['lost']} lost.{test}")
+                f"{summary['delta high']:+.1%}]** ({summary['question']}) over "
+                f"{summary['problems']} shared problems, {summary['samples']:.3g} samples per "
+                f"problem; {summary['test']} p = {summary['p value']:.3g}: "
+                f"**{summary['verdict']}**. Real flips: {summary['lost']} lost, "
+                f"{summary['gained']} gained ({summary['changed']} problems moved).")
     st.caption(f"Computed from the {result.source}." + "".join(f" {n}." for n in result.notes))
     st.dataframe(percent(result.flips), hide_index=True, use_container_width=True)
 

@@ -1,5 +1,6 @@
-"""Two-run comparison for the app: the harness's paired statistics when both run directories
-are at hand, else a paired bootstrap over the per-problem results in the database.
+"""Two-run comparison for the app: the harness's comparison report (the one ``apr-eval
+compare`` and the nightly print) when both run directories are at hand, else the same paired
+statistics over the per-problem results in the database.
 
 ``apr_eval.harness.compare`` reads the run directories (the source of truth) and adds a paired
 test (exact McNemar for one sample per problem) and the verdict kinds of each flip; published
@@ -28,23 +29,24 @@ class RunComparison:
 
 def _from_directories(a: Path, b: Path, score: str) -> RunComparison | None:
     from apr_eval.harness.compare import compare_runs
+    from apr_eval.harness.compare_report import verdict_label
 
-    result = compare_runs(RunDir(a), RunDir(b), force=True, resamples=2000)
+    result = compare_runs(RunDir(a), RunDir(b), force=True)
     match = [s for s in result.scores if s.score == score]
     if not match:
         return None
     s = match[0]
-    summary = pd.DataFrame([{
-        "score": score, "run_a": result.run_a, "run_b": result.run_b, "problems": s.problems,
-        "a pass@1": s.pass_a, "b pass@1": s.pass_b, "delta": s.delta.estimate,
-        "delta low": s.delta.low, "delta high": s.delta.high, "gained": len(s.gained),
-        "lost": len(s.lost), "test": s.test.name, "p value": s.test.p_value}])
+    summary = rq.score_summary(s, result.run_a, result.run_b, verdict_label(s, result))
+    real = {f.problem_id for f in (*s.lost, *s.gained)}
     flips = pd.DataFrame([{
         "problem_id": f.problem_id, "a pass@1": f.a_passed / f.a_samples,
-        "b pass@1": f.b_passed / f.b_samples, "change": change, "failing as": f.kind_text,
-    } for change, group in (("gained", s.gained), ("lost", s.lost)) for f in group],
-        columns=["problem_id", "a pass@1", "b pass@1", "change", "failing as"])
-    notes = tuple(str(d) for d in result.diffs) + tuple(result.notes)
+        "b pass@1": f.b_passed / f.b_samples, "change": "gained" if f.change > 0 else "lost",
+        "real flip": f.problem_id in real, "p (corrected)": f.p_value,
+        "failing as": f.kind_text,
+    } for f in s.changed], columns=["problem_id", "a pass@1", "b pass@1", "change",
+                                    "real flip", "p (corrected)", "failing as"])
+    notes = (tuple(str(d) for d in result.diffs) + tuple(result.warnings)
+             + tuple(result.notes))
     return RunComparison(summary, flips, "run directories", notes)
 
 

@@ -125,6 +125,7 @@ def _score_rows(run_id: str, run: RunDir) -> pd.DataFrame:
         "pass_at_k": float(s["pass_at_k"]), "ci_low": s.get("ci_low"),
         "ci_high": s.get("ci_high"), "problems": s.get("problems"),
         "samples": s.get("samples"), "excluded": s.get("excluded", 0),
+        "ci_method": s.get("ci_method") or None,
     } for s in run.scores()]
     return pd.DataFrame(rows)
 

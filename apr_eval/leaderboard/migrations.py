@@ -99,10 +99,16 @@ def _problem_release_dates(con: Connection) -> None:
     refresh_release_dates(con)
 
 
+def _score_interval_method(con: Connection) -> None:
+    """How each score's interval was made ("wilson", "t-clustered", ...; NULL: older runs)."""
+    con.execute("ALTER TABLE scores ADD COLUMN ci_method VARCHAR")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _initial),
     Migration("0002_problem_results", _problem_results),
     Migration("0003_problem_release_dates", _problem_release_dates),
+    Migration("0004_score_interval_method", _score_interval_method),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -7,7 +7,8 @@ results: the mean over the problems released inside the window of per-problem pa
 
 Contamination: a model whose cutoff falls on or after the window start may have seen the
 window's problems. It is marked and, unless asked for, left out of the table; it never gets a
-rank.
+rank. A model with no declared cutoff is shown with cutoff "unknown" and no rank: nothing says
+it is clean.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import date
 import pandas as pd
 
 from apr_eval.leaderboard.migrations import PER_PROBLEM_KS, Connection
+from apr_eval.leaderboard.tables import curve_intervals
 
 LCB = "livecodebench"
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -34,10 +36,6 @@ _META_SQL = """
     m.quantization, m.bits, m.parameters, m.base_model, r.comparability_key AS config,
     r.created_at
 """
-# Share of a run's samples whose generation stopped at max_tokens (NULL: no completions stored).
-TRUNCATED_SQL = ("(SELECT avg(CASE WHEN c.finish_reason = 'length' THEN 1.0 ELSE 0.0 END) "
-                 "FROM completions c WHERE c.run_id = r.run_id)")
-
 
 @dataclass(frozen=True)
 class DateWindow:
@@ -62,34 +60,6 @@ def _dates(values: pd.Series) -> pd.Series:
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def family_table(con: Connection, score_names: Sequence[str]) -> pd.DataFrame:
-    """One row per run scored on any of ``score_names``: pass@k with intervals, wide."""
-    marks = ", ".join("?" for _ in score_names)
-    found = con.execute(f"SELECT DISTINCT score_name, k FROM scores WHERE score_name IN "
-                        f"({marks})", list(score_names)).fetchall()
-    pairs = sorted(found, key=lambda p: (list(score_names).index(p[0]), p[1]))
-    columns, params = [], []
-    for name, k in pairs:
-        for suffix, col in (("", "pass_at_k"), (" low", "ci_low"), (" high", "ci_high")):
-            columns.append(f"max(s.{col}) FILTER (WHERE s.score_name = ? AND s.k = ?) AS "
-                           + _quoted(f"{name} pass@{k}{suffix}"))
-            params += [name, k]
-    keys = [_quoted(f"{n} pass@1") + " DESC NULLS LAST" for n in reversed(score_names)
-            if (n, 1) in found]
-    scores = "".join(c + ",\n" for c in columns)
-    return _frame(con, f"""
-        SELECT m.name AS model, {scores} {TRUNCATED_SQL} AS "max_tokens cut",
-               any_value(r.published) AS published,
-               any_value(m.quantization) AS quantization, any_value(m.bits) AS bits,
-               any_value(m.parameters) AS parameters, any_value(m.base_model) AS base_model,
-               any_value(r.comparability_key) AS config, r.run_id
-        FROM scores s JOIN runs r USING (run_id) JOIN models m USING (model_id)
-        WHERE s.score_name IN ({marks})
-        GROUP BY r.run_id, m.name
-        ORDER BY {"".join(k + ", " for k in keys)} model, r.run_id
-    """, [*params, *score_names])
 
 
 def _ks(con: Connection, score_name: str) -> list[int]:
@@ -121,7 +91,7 @@ def _window_sql(ks: Sequence[int], score_columns: bool) -> str:
             WHERE score_name = ? AND release_date BETWEEN ? AND ? GROUP BY run_id)
         SELECT {columns} sums.*, r.run_id, m.model_id, m.name AS model, r.published,
                m.cutoff, m.cutoff_source, m.quantization, m.bits, m.parameters,
-               m.base_model, r.comparability_key AS config, r.created_at,
+               m.base_model, r.comparability_key AS config, r.created_at, r.status,
                coalesce(m.cutoff >= ?, false) AS contaminated
         FROM sums JOIN runs r USING (run_id) JOIN models m USING (model_id)"""
 
@@ -137,11 +107,12 @@ def window_table(con: Connection, window: DateWindow, *, show_contaminated: bool
     score_columns = [f"pass@{k}{s}" for k in ks for s in ("", " low", " high")]
     frame = _frame(con, f"""
         WITH scored AS ({_window_sql(ks, True)})
-        SELECT CASE WHEN NOT contaminated THEN
-                    rank() OVER (PARTITION BY contaminated ORDER BY "pass@1" DESC) END AS rank,
+        SELECT CASE WHEN rankable THEN
+                    rank() OVER (PARTITION BY rankable ORDER BY "pass@1" DESC) END AS rank,
                model, {", ".join(_quoted(c) for c in score_columns)}, problems, contaminated,
                cutoff, cutoff_source, published, {", ".join(META_COLUMNS)}, run_id, model_id
-        FROM scored WHERE ? OR NOT contaminated
+        FROM (SELECT *, NOT contaminated AND cutoff IS NOT NULL AND status <> 'partial'
+                        AS rankable FROM scored) WHERE ? OR NOT contaminated
         ORDER BY rank NULLS LAST, "pass@1" DESC, model, run_id
     """, [score_name, window.start, window.end, window.start, show_contaminated])
     empty = [c for k in ks[1:] if frame[f"pass@{k}"].isna().all()
@@ -149,6 +120,8 @@ def window_table(con: Connection, window: DateWindow, *, show_contaminated: bool
     frame = frame.drop(columns=empty)
     frame["rank"] = frame["rank"].astype("Int64")
     frame["cutoff"] = _dates(frame["cutoff"])
+    # An undeclared cutoff is unknown, not clean: shown, never ranked.
+    frame["cutoff_source"] = frame["cutoff_source"].where(frame["cutoff"].notna(), "unknown")
     return frame
 
 
@@ -231,19 +204,22 @@ def window_curve(con: Connection, starts: Sequence[date], end: date, *,
     """
     frame = _frame(con, """
         WITH starts AS (SELECT DISTINCT unnest(?::DATE[]) AS window_start),
-        sums AS (SELECT p.run_id, s.window_start, count(*) AS n, sum(p.pass_at_1) AS total
+        sums AS (SELECT p.run_id, s.window_start, count(*) AS n, sum(p.pass_at_1) AS total,
+                        sum(p.pass_at_1 * p.pass_at_1) AS total2
                  FROM problem_results p ASOF JOIN starts s ON p.release_date >= s.window_start
                  WHERE p.score_name = ? AND p.release_date <= ? GROUP BY ALL),
         grid AS (SELECT DISTINCT run_id, s.window_start FROM sums, starts s),
         cum AS (SELECT g.run_id, g.window_start,
                        sum(coalesce(n, 0)) OVER w AS problems,
-                       sum(coalesce(total, 0)) OVER w AS total
+                       sum(coalesce(total, 0)) OVER w AS total,
+                       sum(coalesce(total2, 0)) OVER w AS total2
                 FROM grid g LEFT JOIN sums USING (run_id, window_start)
                 WINDOW w AS (PARTITION BY g.run_id ORDER BY g.window_start DESC
                              ROWS UNBOUNDED PRECEDING))
         SELECT c.window_start, m.name AS model, r.run_id, r.published, m.cutoff,
                m.cutoff IS NOT NULL AND m.cutoff >= c.window_start AS contaminated,
-               c.problems::BIGINT AS problems, c.total / c.problems AS "pass@1"
+               c.problems::BIGINT AS problems, c.total / c.problems AS "pass@1",
+               c.total, c.total2
         FROM cum c JOIN runs r USING (run_id) JOIN models m USING (model_id)
         WHERE c.problems > 0
         ORDER BY c.window_start, model, r.run_id
@@ -252,7 +228,10 @@ def window_curve(con: Connection, starts: Sequence[date], end: date, *,
     frame["cutoff"] = _dates(frame["cutoff"])
     if not show_contaminated:
         frame = frame[~frame["contaminated"]].reset_index(drop=True)
-    return frame
+    if frame.empty:
+        return frame.assign(**{"pass@1 low": [], "pass@1 high": [], "interval": [],
+                               "small": []}).drop(columns=["total", "total2"])
+    return curve_intervals(frame).drop(columns=["total", "total2"])
 
 
 def base_models(con: Connection) -> pd.DataFrame:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from apr_eval.leaderboard.migrations import Connection
+
+if TYPE_CHECKING:
+    from apr_eval.harness.paired import ScoreComparison
 from apr_eval.sandbox import codec
 
 TAIL_LINES = 20
@@ -116,29 +119,47 @@ def _paired(con: Connection, run_a: str, run_b: str, score_name: str) -> pd.Data
         ORDER BY a.problem_id""", [run_a, run_b, score_name])
 
 
-def compare_runs(con: Connection, run_a: str, run_b: str, score_name: str, *,
-                 resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """pass@1 of two runs on the problems both ran, and delta = b − a with a 95% interval.
-
-    The interval is a paired percentile bootstrap over problems (seeded, so repeatable).
-    """
-    pairs = _paired(con, run_a, run_b, score_name)
-    diff = (pairs["b"] - pairs["a"]).to_numpy(dtype=float)
-    low = high = float("nan")
-    if len(diff):
-        rng = np.random.default_rng(seed)
-        means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
-        low, high = (float(v) for v in np.percentile(means, [2.5, 97.5]))
-    flips = flipped_problems(con, run_a, run_b, score_name, pairs=pairs)
+def score_summary(s: ScoreComparison, run_a: str, run_b: str, verdict: str) -> pd.DataFrame:
+    """One row: the comparison report's numbers for one score (fractions, not pp)."""
     return pd.DataFrame([{
-        "score": score_name, "run_a": run_a, "run_b": run_b, "problems": len(pairs),
-        "a pass@1": float(pairs["a"].mean()) if len(pairs) else float("nan"),
-        "b pass@1": float(pairs["b"].mean()) if len(pairs) else float("nan"),
-        "delta": float(diff.mean()) if len(diff) else float("nan"),
-        "delta low": low, "delta high": high,
-        "gained": int((flips["change"] == "gained").sum()),
-        "lost": int((flips["change"] == "lost").sum()),
-    }])
+        "score": s.score, "run_a": run_a, "run_b": run_b, "problems": s.problems,
+        "samples": s.samples, "a pass@1": s.pass_a, "b pass@1": s.pass_b,
+        "delta": s.delta.estimate, "delta low": s.delta.low, "delta high": s.delta.high,
+        "gained": len(s.gained), "lost": len(s.lost), "changed": len(s.changed),
+        "test": s.test.name, "p value": s.test.p_value, "p adjusted": s.p_adjusted,
+        "mde_pp": s.mde_pp, "question": s.interval_question, "verdict": verdict}])
+
+
+def compare_scores(con: Connection, run_a: str, run_b: str,
+                   score_name: str) -> ScoreComparison | None:
+    """The harness's paired comparison of one score from per-problem (n, c) in the store."""
+    from apr_eval.harness.paired import Outcome, compare_score
+
+    rows = _frame(con, """
+        SELECT a.problem_id, a.n AS na, a.c AS ca, b.n AS nb, b.c AS cb
+        FROM problem_results a JOIN problem_results b USING (problem_id, score_name)
+        WHERE a.run_id = ? AND b.run_id = ? AND a.score_name = ? AND a.n > 0 AND b.n > 0
+        ORDER BY a.problem_id""", [run_a, run_b, score_name])
+    if rows.empty:
+        return None
+    a = {r.problem_id: Outcome(int(r.na), int(r.ca)) for r in rows.itertuples()}
+    b = {r.problem_id: Outcome(int(r.nb), int(r.cb)) for r in rows.itertuples()}
+    return compare_score(score_name, a, b, order=str, alpha=0.05)
+
+
+def compare_runs(con: Connection, run_a: str, run_b: str, score_name: str) -> pd.DataFrame:
+    """pass@1 of two runs on the problems both ran, and delta = b − a with the comparison
+    report's interval and test (exact McNemar at one sample per problem, paired t over
+    problems otherwise); one score, so no multiplicity correction."""
+    from apr_eval.harness.compare_report import verdict_label
+    from apr_eval.harness.paired import decide
+
+    s = compare_scores(con, run_a, run_b, score_name)
+    if s is None:
+        return pd.DataFrame([{"score": score_name, "run_a": run_a, "run_b": run_b,
+                              "problems": 0}])
+    s = decide(s, s.test.p_value, alpha=0.05, max_drop_pp=1.0)
+    return score_summary(s, run_a, run_b, verdict_label(s))
 
 
 def flipped_problems(con: Connection, run_a: str, run_b: str, score_name: str, *,
