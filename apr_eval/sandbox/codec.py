@@ -89,7 +89,7 @@ def encode(value: Any, depth: int = 0) -> Any:
     return {"$o": type(value).__name__[:100]}
 
 
-_FLOATS = {"inf": math.inf, "-inf": -math.inf}
+_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 DECODE_DEPTH = MAX_DEPTH + 2  # encode nests at most MAX_DEPTH; one more for a tagged body
 FLOOD_MIN = 64  # hash-table values at least this many are checked for colliding hashes
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from apr_eval.sandbox import codec, guard, lockdown, supervisor
 
-KINDS = supervisor.KINDS
+KINDS = ("returned", "raised", "timed_out")
 CHUNK = 1 << 16
 FLUSH_S = 0.02
 
@@ -343,10 +343,10 @@ def _group_table(batch: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def main() -> None:
-    lockdown.guard_runner()
-    meter = lockdown.CpuMeter()
     batch = json.loads(sys.stdin.buffer.read())
     groups = _group_table(batch)
+    lockdown.guard_runner()
+    meter = lockdown.CpuMeter()
     limits = {"output_bytes": int(batch["output_bytes"]),
               "result_bytes": int(batch.get("result_bytes", 64 << 20))}
     _emit({"t": "ready"})
