@@ -378,10 +378,10 @@ def _preload() -> None:
 
 def main() -> None:
     _preload()
-    lockdown.guard_runner()
-    meter = lockdown.CpuMeter()
     batch = json.loads(sys.stdin.buffer.read())
     groups = _group_table(batch)
+    lockdown.guard_runner()
+    meter = lockdown.CpuMeter()
     limits = {"output_bytes": int(batch["output_bytes"]),
               "result_bytes": int(batch.get("result_bytes", 64 << 20))}
     _emit({"t": "ready"})
