@@ -32,9 +32,11 @@ from typing import Any
 from apr_eval.sandbox import codec, guard, lockdown, supervisor
 
 KINDS = supervisor.KINDS
-# Imported before any guard, as evalplus and lcb_runner have them imported before theirs: a
-# sample importing them after the guard would fail otherwise (numpy sets os.environ, which
-# calls the disabled os.putenv). Missing ones are skipped.
+# Imported before the guard when the program names them, as evalplus and lcb_runner have them
+# imported before theirs: importing them after the guard would fail (numpy sets os.environ,
+# which calls the disabled os.putenv). Only then: numpy in every runner slows a loaded
+# machine's container start by seconds, and its pages turn a memory cap's quick OOM kill into
+# thrashing. Missing ones are skipped.
 PRELOADED = ("multiprocessing", "numpy")
 CHUNK = 1 << 16
 FLUSH_S = 0.02
@@ -295,6 +297,10 @@ def _child(res_w: int, out_w: int, workdir: str, job: dict[str, Any], group: dic
         _end(res, "output_limit")
         os._exit(0)
 
+    for name in PRELOADED:
+        if name in job["code"]:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
     sink = guard.Sink(output_bytes, on_limit)
     if job["mode"] != "stdio":  # swallowed, discarded: only the reference's memory bounds it
         sink = guard.Sink(guard.SWALLOWED_BYTES, guard.out_of_memory)
@@ -370,14 +376,7 @@ def _group_table(batch: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _preload() -> None:
-    for name in PRELOADED:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
-
-
 def main() -> None:
-    _preload()
     batch = json.loads(sys.stdin.buffer.read())
     groups = _group_table(batch)
     lockdown.guard_runner()
