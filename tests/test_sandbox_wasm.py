@@ -22,7 +22,6 @@ from test_sandbox_docker import (  # noqa: F401 - collected here against the was
     test_allocation_over_the_cap_is_oom,
     test_exiting_early_is_never_passed,
     test_host_environment_is_not_visible,
-    test_no_connection_to_a_host_listener,
     test_object_whose_eq_always_true_is_failed,
     test_printing_100mb_is_output_limit,
     test_sleeper_is_stopped_by_the_wall_clock,
@@ -46,6 +45,14 @@ def executor():
 def test_correct_program_passes_and_records_the_guest(executor):
     assert one(executor, CORRECT).verdict is Verdict.PASSED
     assert executor.image_digest.startswith("wasm:")
+
+
+def test_no_network_at_all(executor):
+    """WASI has no sockets: connecting fails (in CPython's WASI build, before any syscall)."""
+    code = ("import socket\ndef f(a, b):\n    try:\n"
+            "        socket.create_connection(('127.0.0.1', 80), timeout=1).close()\n"
+            "        return a + b\n    except Exception:\n        return None\n")
+    assert one(executor, code).verdict is Verdict.FAILED
 
 
 def test_runner_tree_is_read_only(executor):
@@ -89,7 +96,8 @@ def test_forged_records_void_only_their_own_group(executor):
 
 # ------------------------------------------------------------------ load independence
 
-BURN = "def f(a, b):\n    s = 0\n    for i in range(40000):\n        s += i * i % 7\n    return a + b\n"
+BURN = ("def f(a, b):\n    s = 0\n    for i in range(40000):\n        s += i * i % 7\n"
+        "    return a + b\n")
 
 
 def _limited(code: str, name: str, limit_s: float) -> Check:
@@ -129,7 +137,7 @@ def test_limits_come_from_the_reference_fuel(executor):
     slow_ref = dataclasses.replace(fast_ref, reference=slow)
     limits = SandboxLimits(workers=1, min_time_limit_s=0.001, time_limit_factor=2.0)
     got = {e.problem_id: e.verdict for e in executor.run(
-        [Check(fast_ref, check(slow).judge),
+        [Check(fast_ref, check(slow, "r").judge),
          Check(dataclasses.replace(slow_ref, key=SampleKey("s", 0)), check(slow, "s").judge)],
         limits)}
     assert got == {"r": Verdict.TIMEOUT, "s": Verdict.PASSED}

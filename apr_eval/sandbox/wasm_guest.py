@@ -58,10 +58,11 @@ def main() -> None:
     payload = json.loads(sys.stdin.read())
     job, raw = payload["job"], payload["group"]
     group = {**raw, "inputs": [codec.decode(x) for x in raw["inputs"]]}
-    guard.time_limit = metered  # type: ignore[assignment]
+    guard.time_limit = metered
     runner.CHUNK = 0  # every outcome line reaches the host when it is made
     printed = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
-    sys.stdout = sys.__stdout__ = sys.stderr = sys.__stderr__ = printed
+    for name in ("stdout", "__stdout__", "stderr", "__stderr__"):
+        setattr(sys, name, printed)
     res = runner._Results(RECORDS)
 
     def on_limit() -> None:

@@ -307,8 +307,7 @@ def _finish(meter: _Meter, ending: _Ending) -> dict[str, Any]:
         end, detail = g.end, g.detail
     if not end:
         end = "crashed"
-        detail = (f"exit {ending.what} before reporting" if ending.how == "exit"
-                  else f"{ending.how}: {ending.what}")
+        detail = _crash_detail(ending)
     if end in ("crashed", "load_error") and _out_of_memory(ending, detail, meter.plan):
         end = "oom"
     if not detail and end != "completed":
@@ -316,6 +315,18 @@ def _finish(meter: _Meter, ending: _Ending) -> dict[str, Any]:
     outcomes = json.loads("[" + body + "]") if body else []
     return {"outcomes": outcomes, "end": end, "detail": detail[-2000:], "floats": g.floats,
             "heaviest": g.heaviest, "t": "group"}
+
+
+def _crash_detail(ending: _Ending) -> str:
+    from wasmtime import TrapCode
+
+    if ending.how == "exit":
+        return f"exit {ending.what} before reporting"
+    if ending.what is TrapCode.MEMORY_OUT_OF_BOUNDS:
+        # The WASI build's C stack sits below address 0 of linear memory: overflowing it
+        # (recursion through C: lru_cache, sorted(key=...), deep repr) faults there.
+        return "trap: the guest's C stack overflowed (deep recursion through C code)"
+    return f"{ending.how}: {ending.what}"
 
 
 def _out_of_memory(ending: _Ending, detail: str, plan: GroupPlan) -> bool:
