@@ -1,8 +1,10 @@
 """WASM executor vs Docker executor: throughput and load independence, from one run.
 
-    python perf/wasm_vs_docker.py [--limit 164] [--workers 2] [--skip-loaded]
+    python perf/wasm_vs_docker.py [--bench humaneval|mbpp] [--limit N] [--workers 2]
+                                  [--skip-loaded]
 
-The set: the Qwen2.5-Coder-1.5B HumanEval+ v0.1.9 samples (the first ``--limit``). Both
+The set: the Qwen2.5-Coder-1.5B HumanEval+ v0.1.9 (or MBPP+ v0.1.0) samples, the dataset
+versions evalplus judged them with (the first ``--limit``). Both
 executors get the same checks and limits (``--workers`` at once). Order: the WASM executor's
 one-time costs (compiling the interpreter or loading it from the cache, measuring the canonical
 solutions' fuel), then each executor idle, then each with every core saturated by busy-loop
@@ -26,11 +28,23 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "perf"))
 
-from ray_overhead import make_checks, timed  # noqa: E402
+from ray_overhead import timed  # noqa: E402
 
+from apr_eval.benchmarks.base import open_benchmark  # noqa: E402
 from apr_eval.core import Check, SandboxLimits  # noqa: E402
+from apr_eval.harness.evaluate import load_samples  # noqa: E402
+from apr_eval.harness.execution import Program, build_checks  # noqa: E402
 
 PROJECTIONS = ((164, 50), (974, 50))
+SAMPLES = REPO.parent / "shared" / "data" / "samples" / "evalplus" / "qwen2.5-coder-1.5b-base"
+VERSIONS = {"humaneval": "v0.1.9", "mbpp": "v0.1.0"}
+
+
+def make_checks(bench: str, limits: SandboxLimits) -> list[Check]:
+    benchmark = open_benchmark(bench, VERSIONS[bench])
+    samples = load_samples(benchmark, SAMPLES / bench / "generated.jsonl", allow_missing=False)
+    programs = [Program(s.problem_id, s.sample_index, s.code) for s in samples]
+    return build_checks(benchmark, programs, limits)
 
 
 @contextmanager
@@ -57,12 +71,13 @@ def report(name: str, n: int, seconds: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=164)
+    parser.add_argument("--bench", choices=sorted(VERSIONS), default="humaneval")
+    parser.add_argument("--limit", type=int, default=0, help="first N samples (0: all)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-loaded", action="store_true")
     args = parser.parse_args()
     limits = SandboxLimits(workers=args.workers)
-    checks: list[Check] = make_checks(1, limits)[: args.limit]
+    checks = make_checks(args.bench, limits)[: args.limit or None]
     print(f"{len(checks)} samples, {args.workers} workers, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
     from apr_eval.sandbox.docker_executor import DockerExecutor

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -68,10 +69,24 @@ class FuelReferences:
 
 
 def reference_key(job: Job, group: TestGroup, guest: str) -> str:
+    """What the reference's fuel depends on: the guest, the program and how it is run, and
+    the group's inputs (their digest is computed once per group)."""
     h = hashlib.sha256(json.dumps([guest, job.reference, job.mode.value, job.entry_point,
-                                   job.guard, group.digest_over, _encoded_inputs(group)])
+                                   job.guard, group.digest_over, _inputs_digest(group)])
                        .encode())
     return h.hexdigest()
+
+
+_DIGESTS: dict[int, str] = {}
+
+
+def _inputs_digest(group: TestGroup) -> str:
+    hit = _DIGESTS.get(id(group))
+    if hit is None:
+        hit = hashlib.sha256(json.dumps(_encoded_inputs(group)).encode()).hexdigest()
+        _DIGESTS[id(group)] = hit
+        weakref.finalize(group, _DIGESTS.pop, id(group), None)
+    return hit
 
 
 def fuel_budgets(job: Job, group: TestGroup, reference: Sequence[int] | None,
