@@ -26,7 +26,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from apr_eval.core import Check, Execution, GroupResult, Job, SandboxLimits, TestGroup
+from apr_eval.core import (
+    Check,
+    Execution,
+    GroupResult,
+    Job,
+    SandboxLimits,
+    TestGroup,
+)
 from apr_eval.sandbox.docker_executor import (
     RESULT_BYTES,
     _encoded_inputs,
@@ -127,6 +134,7 @@ class WasmExecutor:
         self._runtime = open_runtime(cache_dir)
         self._digest = guest_digest()
         self._guest = guest_dir(self._runtime, cache_dir)
+        self._own_runs: dict[str, GroupResult] = {}
         self.references = FuelReferences(cache_dir / "wasm" / f"fuel-{self._digest[5:17]}.jsonl")
 
     def __del__(self) -> None:
@@ -141,10 +149,13 @@ class WasmExecutor:
     def run(self, checks: Iterable[Check], limits: SandboxLimits) -> Iterator[Execution]:
         todo = list(checks)
         self.measure(todo, limits)
-        with ThreadPoolExecutor(max(1, limits.workers)) as pool:
-            futures = [pool.submit(self.judge, c, limits) for c in todo]
-            for fut in as_completed(futures):
-                yield fut.result()
+        try:
+            with ThreadPoolExecutor(max(1, limits.workers)) as pool:
+                futures = [pool.submit(self.judge, c, limits) for c in todo]
+                for fut in as_completed(futures):
+                    yield fut.result()
+        finally:
+            self._own_runs.clear()
 
     def judge(self, check: Check, limits: SandboxLimits) -> Execution:
         """Every group of one check, each in its own instance; the verdict from the judge."""
@@ -157,9 +168,17 @@ class WasmExecutor:
     def run_group(self, job: Job, group: TestGroup, limits: SandboxLimits) -> GroupResult:
         reference = None
         if job.reference:
-            reference = self.references.get(reference_key(job, group, self._digest))
-        budgets = fuel_budgets(job, group, reference, limits)
-        plan = GroupPlan(_payload(job, group, job.code, limits.output_bytes), budgets,
+            key = reference_key(job, group, self._digest)
+            if job.code == job.reference and key in self._own_runs:
+                return self._own_runs[key]  # the reference itself: its measuring run
+            reference = self.references.get(key)
+        return self._run(job, group, job.code, fuel_budgets(job, group, reference, limits),
+                         limits)[0]
+
+    def _run(self, job: Job, group: TestGroup, code: str, budgets: tuple[int, ...],
+             limits: SandboxLimits) -> tuple[GroupResult, list[int]]:
+        """One group in one instance: its result and the fuel of each input it finished."""
+        plan = GroupPlan(_payload(job, group, code, limits.output_bytes), budgets,
                          pool=int(group.budget() * FUEL_PER_SECOND),
                          wall_s=WALL_FACTOR * (group.budget() + sum(budgets) / FUEL_PER_SECOND),
                          memory_bytes=min(_MEMORY_CAP, limits.memory_mb << 20),
@@ -167,7 +186,8 @@ class WasmExecutor:
                          load_metered=_load_metered(job))
         run = run_group(self._runtime, self._guest, plan)
         result = _group_result({**run.record, "group": group.name})
-        return _with_fuel_times(result, run.fuel[1:] if plan.load_metered else run.fuel)
+        fuel = run.fuel[1:] if plan.load_metered else run.fuel
+        return _with_fuel_times(result, fuel), fuel
 
     # ------------------------------------------------------------ reference fuel
 
@@ -184,23 +204,23 @@ class WasmExecutor:
         if not wanted:
             return
         with ThreadPoolExecutor(max(1, limits.workers)) as pool:
-            futures = {pool.submit(self.measure_reference, job, group): key
+            futures = {pool.submit(self.measure_reference, job, group, limits): key
                        for key, (job, group) in wanted.items()}
             for fut in as_completed(futures):
-                self.references.put(futures[fut], fut.result())
+                fuel, result = fut.result()
+                self.references.put(futures[fut], fuel)
+                self._own_runs[futures[fut]] = result
 
-    def measure_reference(self, job: Job, group: TestGroup) -> list[int]:
-        """The reference program's fuel on each input (inputs it did not finish: the cap)."""
+    def measure_reference(self, job: Job, group: TestGroup, limits: SandboxLimits
+                          ) -> tuple[list[int], GroupResult]:
+        """The reference program's fuel on each input (inputs it did not finish: the cap),
+        and its result: run as a sample is, but with ``REFERENCE_S`` of fuel per input, so
+        a sample that *is* the reference (a self-check) is judged on this very run."""
         cap = int(REFERENCE_S * FUEL_PER_SECOND)
         n = len(group.inputs)
         budgets = ((cap,) if _load_metered(job) else ()) + (cap,) * n
-        plan = GroupPlan(_payload(job, group, job.reference, 1 << 30), budgets,
-                         pool=cap * (n + 2), wall_s=WALL_FACTOR * REFERENCE_S * (n + 2),
-                         memory_bytes=_MEMORY_CAP, output_bytes=1 << 30, result_bytes=1 << 31,
-                         load_metered=_load_metered(job))
-        fuel = run_group(self._runtime, self._guest, plan).fuel
-        fuel = fuel[1:] if plan.load_metered else fuel
-        return fuel + [cap] * (n - len(fuel))
+        result, fuel = self._run(job, group, job.reference, budgets, limits)
+        return fuel + [cap] * (n - len(fuel)), result
 
 
 def _with_fuel_times(result: GroupResult, fuel: Sequence[int]) -> GroupResult:
