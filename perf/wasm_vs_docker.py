@@ -7,8 +7,8 @@ The set: the Qwen2.5-Coder-1.5B HumanEval+ v0.1.9 (or MBPP+ v0.1.0) samples, the
 versions evalplus judged them with (the first ``--limit``). Both
 executors get the same checks and limits (``--workers`` at once). Order: the WASM executor's
 one-time costs (compiling the interpreter or loading it from the cache, measuring the canonical
-solutions' fuel), then each executor idle, then each with every core saturated by busy-loop
-processes (the verdict changes against its own idle run are printed: the point of fuel). Prints
+solutions' fuel), then each executor on the machine as it is, then each with one more busy-loop
+process per core (the verdict changes against its own first run are printed: the point of fuel). Prints
 samples/s of each, the WASM/Docker ratio, and the projected wall time of 164 x 50 and 974 x 50
 samples at the measured per-sample cost. On a shared machine the load drifts: say so.
 """
@@ -96,8 +96,8 @@ def main() -> None:
     docker_s, docker_v = timed(docker, checks, limits)
     wasm_s, wasm_v = timed(wasm, checks, limits)
     n = len(checks)
-    rate_d = report("docker (idle)", n, docker_s)
-    rate_w = report("wasm (idle)", n, wasm_s)
+    rate_d = report("docker (as is)", n, docker_s)
+    rate_w = report("wasm (as is)", n, wasm_s)
     print(f"wasm / docker throughput: {rate_w / rate_d:.2f}")
     differ = changes(docker_v, wasm_v)
     print(f"verdicts differing wasm vs docker: {len(differ)}")
@@ -113,11 +113,11 @@ def main() -> None:
     with saturated(cores):
         docker_l, docker_lv = timed(docker, checks, limits)
         wasm_l, wasm_lv = timed(wasm, checks, limits)
-    report("docker (saturated)", n, docker_l)
-    report("wasm (saturated)", n, wasm_l)
+    report("docker (+busy loops)", n, docker_l)
+    report("wasm (+busy loops)", n, wasm_l)
     for name, idle, loaded in (("docker", docker_v, docker_lv), ("wasm", wasm_v, wasm_lv)):
         moved = changes(idle, loaded)
-        print(f"{name}: {len(moved)} verdicts changed idle -> saturated")
+        print(f"{name}: {len(moved)} verdicts changed as is -> +busy loops")
         for line in moved:
             print("   ", line)
 
