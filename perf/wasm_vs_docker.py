@@ -8,9 +8,9 @@ versions evalplus judged them with (the first ``--limit``). Both
 executors get the same checks and limits (``--workers`` at once). Order: the WASM executor's
 one-time costs (compiling the interpreter or loading it from the cache, measuring the canonical
 solutions' fuel), then each executor on the machine as it is, then each with one more busy-loop
-process per core (the verdict changes against its own first run are printed: the point of fuel). Prints
-samples/s of each, the WASM/Docker ratio, and the projected wall time of 164 x 50 and 974 x 50
-samples at the measured per-sample cost. On a shared machine the load drifts: say so.
+process per core (the verdict changes against its own first run are printed: the point of
+fuel). Prints samples/s of each, the WASM/Docker ratio, and the projected wall time of 164 x 50
+and 974 x 50 samples at the measured per-sample cost. On a shared machine the load drifts: say so.
 """
 
 from __future__ import annotations
