@@ -208,6 +208,10 @@ class Job:
     # evalplus runs programs under its ``reliability_guard`` (open/exit/os.* disabled);
     # verdicts only match it when the same guard is applied.
     guard: str = "none"
+    # The benchmark's canonical solution for the same inputs (trusted; "" where there is
+    # none). Never sent with the program: an executor that sets limits in its own currency
+    # (wasm: instructions) runs it separately to measure them.
+    reference: str = ""
 
 
 @dataclass(frozen=True)

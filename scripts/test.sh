@@ -3,7 +3,7 @@
 # then lint, type-check and the whole pytest suite against the real Docker engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/env.sh "dev,leaderboard,llamacpp,llamacpp-server,models,ray" chromium chromium-driver
+source scripts/env.sh "dev,leaderboard,llamacpp,llamacpp-server,models,ray,wasm" chromium chromium-driver
 export APR_EVAL_REQUIRE_DOCKER=1   # Docker tests fail (not skip) if the engine is missing
 ruff check .
 mypy

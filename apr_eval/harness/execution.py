@@ -7,11 +7,13 @@ samples in flight.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from apr_eval.benchmarks.base import Benchmark
-from apr_eval.core import Check, Execution, SampleKey, SandboxLimits, Verdict
+from apr_eval.core import Check, Execution, Problem, SampleKey, SandboxLimits, Verdict
+from apr_eval.errors import UsageError
 from apr_eval.harness.rundir import EXECUTIONS, RunDir, append_execution
 from apr_eval.sandbox.executor import Executor
 
@@ -41,9 +43,26 @@ def pending(run: RunDir, programs: Sequence[Program],
 
 def build_checks(benchmark: Benchmark, programs: Sequence[Program],
                  limits: SandboxLimits) -> list[Check]:
+    """The checks, each job carrying its problem's canonical solution as ``reference`` (for
+    executors that measure limits in their own currency; Docker ignores it)."""
     problems = {p.problem_id: p for p in benchmark.load()}
-    return [benchmark.build_check(problems[p.problem_id], p.code, p.sample_index, limits)
-            for p in programs]
+    references: dict[str, str] = {}
+    checks = []
+    for p in programs:
+        problem = problems[p.problem_id]
+        check = benchmark.build_check(problem, p.code, p.sample_index, limits)
+        if p.problem_id not in references:
+            references[p.problem_id] = _reference(benchmark, problem)
+        job = dataclasses.replace(check.job, reference=references[p.problem_id])
+        checks.append(dataclasses.replace(check, job=job))
+    return checks
+
+
+def _reference(benchmark: Benchmark, problem: Problem) -> str:
+    try:
+        return benchmark.canonical_solution(problem)
+    except UsageError:  # a benchmark without reference solutions (LiveCodeBench)
+        return ""
 
 
 def execute(run: RunDir, benchmark: Benchmark, programs: Sequence[Program],

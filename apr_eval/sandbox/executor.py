@@ -34,6 +34,7 @@ EXECUTORS: Registry[type[Executor]] = Registry(
         "docker": "apr_eval.sandbox.docker_executor:DockerExecutor",
         "fake": "apr_eval.sandbox.executor:FakeExecutor",
         "ray": "apr_eval.sandbox.ray_executor:RayExecutor",
+        "wasm": "apr_eval.sandbox.wasm_executor:WasmExecutor",
     },
 )
 

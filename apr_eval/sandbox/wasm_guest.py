@@ -1,0 +1,89 @@
+"""The WASM guest's entry script: one test group of one job, inside CPython 3.12 on WASI.
+
+Stdlib only; it runs in the guest from the read-only ``/apr`` tree beside the very runner,
+codec and guard files the Docker image holds, and drives the runner's own per-input loop
+(``runner._each_input`` through ``_run_function`` / ``_run_stdio`` / ``_run_lcb_stdio``). What
+differs from the container is only what WASI lacks (no fork, no signals, no ``resource``):
+
+- the per-input CPU limit (``guard.time_limit``) becomes a pair of host calls (``fsync`` and
+  ``fdatasync`` of the record channel, fd 1): the host meters every input in fuel between them
+  and stops the guest when an input's fuel runs out (see ``wasm_host``);
+- outcome lines go to fd 1 as soon as they are made (the host reads fuel per input);
+- the program's own stdout/stderr are fd 2, counted by the host against the printed-bytes cap.
+
+Input on stdin: ``{"job": {...}, "group": {...}, "output_bytes": N}`` in the runner's format.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import types
+from collections.abc import Iterator
+from typing import Any
+
+RECORDS = 1
+
+
+@contextlib.contextmanager
+def metered(seconds: float, _begin: Any = os.fsync, _end: Any = os.fdatasync) -> Iterator[None]:
+    """Replaces ``guard.time_limit``: the host, not the guest, counts and enforces the limit.
+    ``fsync``/``fdatasync`` of the record channel are the host's input boundaries."""
+    _begin(RECORDS)
+    try:
+        yield
+    finally:
+        _end(RECORDS)
+
+
+def _no_resource() -> types.ModuleType:
+    """WASI has no ``resource``; evalplus's guard sets rlimits the host's store limits replace."""
+    module = types.ModuleType("resource")
+    module.RLIMIT_AS, module.RLIMIT_DATA, module.RLIMIT_STACK = 9, 2, 3  # type: ignore[attr-defined]
+
+    def setrlimit(*args: object) -> None:
+        raise OSError("no rlimits in WASI")
+
+    module.setrlimit = setrlimit  # type: ignore[attr-defined]
+    return module
+
+
+def main() -> None:
+    sys.modules["resource"] = _no_resource()
+    from apr_eval.sandbox import codec, guard, runner
+
+    payload = json.loads(sys.stdin.read())
+    job, raw = payload["job"], payload["group"]
+    group = {**raw, "inputs": [codec.decode(x) for x in raw["inputs"]]}
+    guard.time_limit = metered
+    runner.CHUNK = 0  # every outcome line reaches the host when it is made
+    # The runner's clock readings (durations, flush timing) would each be a host call here:
+    # durations come from the host's fuel count instead, and every line is flushed anyway.
+    setattr(runner, "time", types.SimpleNamespace(process_time=float, monotonic=float))  # noqa: B010
+    printed = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
+    for name in ("stdout", "__stdout__", "stderr", "__stderr__"):
+        setattr(sys, name, printed)
+    res = runner._Results(RECORDS)
+
+    def on_limit() -> None:
+        runner._end(res, "output_limit")
+        os._exit(0)
+
+    sink = guard.Sink(int(payload["output_bytes"]), on_limit)
+    os.chdir("/tmp")
+    if job.get("guard") == "evalplus":
+        guard.reliability_guard()
+    elif job.get("guard") == "lcb":
+        guard.lcb_guard()
+    run = runner._run_function
+    if job["mode"] == "stdio":
+        run = runner._run_lcb_stdio if job.get("guard") == "lcb" else runner._run_stdio
+    run(res, job, group, sink)
+    res.flush()
+
+
+if __name__ == "__main__":
+    main()
