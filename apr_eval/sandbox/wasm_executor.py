@@ -185,7 +185,7 @@ class WasmExecutor:
                          output_bytes=limits.output_bytes, result_bytes=RESULT_BYTES,
                          load_metered=_load_metered(job))
         run = run_group(self._runtime, self._guest, plan)
-        result = _group_result({**run.record, "group": group.name})
+        result = _group_result({**run.record, "group": group.name}, group)
         fuel = run.fuel[1:] if plan.load_metered else run.fuel
         return _with_fuel_times(result, fuel), fuel
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apr_eval.sandbox import runner
+from apr_eval.sandbox import lockdown, supervisor
 from apr_eval.sandbox.wasm_guest import RECORDS
 from apr_eval.sandbox.wasm_runtime import EPOCH_TICK_S, Runtime
 
@@ -78,8 +78,12 @@ class _Meter:
 
     def __init__(self, plan: GroupPlan) -> None:
         self.plan = plan
-        self.record = runner._Group(0, 0, 0, {"output_bytes": plan.output_bytes,
-                                              "result_bytes": plan.result_bytes})
+        # The runner's own record parser; CPU is metered in fuel here, so its outside CPU
+        # watch is off (no caps).
+        self.record = supervisor.Group(
+            0, 0, 0, {"output_bytes": plan.output_bytes, "result_bytes": plan.result_bytes},
+            n_inputs=len(plan.budgets) - plan.load_metered,
+            watch=lockdown.CpuWatch(lockdown.CpuMeter(), 0, None, 0.0))
         self.calls = 0
         self.in_call = False
         self.aside = 0
