@@ -24,7 +24,8 @@ def comparability_key(manifest: RunManifest) -> str:
 
 def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark_version: str,
                    data_hash: str, problems: Sequence[Problem], model: ModelInfo,
-                   style: PromptStyle, image_digest: str = "") -> RunManifest:
+                   style: PromptStyle, image_digest: str = "",
+                   decoding: Mapping[str, Any] | None = None) -> RunManifest:
     if spec.cutoff is not None:
         model = dataclasses.replace(model, cutoff=spec.cutoff)
     manifest = RunManifest(
@@ -43,7 +44,7 @@ def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark
         sandbox=spec.limits.key_fields(),
         image_digest=image_digest,
         problems=tuple(p.problem_id for p in problems),
-        extra={"spec": spec.to_json()},
+        extra={"spec": spec.to_json(), **({"decoding": _jsonable(decoding)} if decoding else {})},
     )
     return with_key(manifest)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from apr_eval.benchmarks.base import Benchmark, open_benchmark
 from apr_eval.core import Problem, PromptStyle, RunManifest, Score
 from apr_eval.errors import UsageError
-from apr_eval.harness.backends.base import BACKENDS, Backend
+from apr_eval.harness.backends.base import BACKENDS, Backend, decoding
 from apr_eval.harness.manifest import build_manifest, check_same_run, with_image, with_key
 from apr_eval.harness.prompts import choose_style
 from apr_eval.harness.rundir import RunDir
@@ -133,7 +133,8 @@ def generate_stage(spec: RunSpec, run: RunDir, benchmark: Benchmark, problems: l
         manifest = build_manifest(
             spec, run.run_id, benchmark_name=benchmark.name,
             benchmark_version=benchmark.version, data_hash=benchmark.data_hash,
-            problems=problems, model=backend.model_info(), style=style)
+            problems=problems, model=backend.model_info(), style=style,
+            decoding=decoding(backend))
         if run.exists():
             old = run.manifest()
             check_same_run(old, manifest)
