@@ -81,10 +81,11 @@ class BatchedDecoder:
         self._vocab = vocab
         self._n_parallel = n_parallel
         self._holder = n_parallel  # seq ids 0..n_parallel-1 are sample slots
-        self._n_batch = max(n_batch, n_parallel)
+        self._n_batch = n_batch  # prompt chunks, as the sequential path's
         params = lib.llama_context_default_params()
         params.n_ctx = n_ctx * (n_parallel + 1)
-        params.n_batch = params.n_ubatch = self._n_batch
+        # llama.cpp reserves one output per sequence: the batch must hold them all
+        params.n_batch = params.n_ubatch = max(n_batch, n_parallel + 1)
         params.n_seq_max = n_parallel + 1
         params.kv_unified = True
         params.n_threads = params.n_threads_batch = n_threads
@@ -96,7 +97,7 @@ class BatchedDecoder:
                                f"{n_parallel} x n_ctx={n_ctx} (KV cache too large for memory?): "
                                "lower the llamacpp option n_parallel or n_ctx")
         self._mem = lib.llama_get_memory(self._ctx)
-        self._batch = lib.llama_batch_init(self._n_batch, 0, 1)
+        self._batch = lib.llama_batch_init(params.n_batch, 0, 1)
         self._piece = ctypes.create_string_buffer(64)
 
     def close(self) -> None:
