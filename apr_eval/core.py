@@ -316,9 +316,11 @@ class RunManifest:
     semantics: str = ""
 
     def comparability_fields(self) -> dict[str, Any]:
-        """Everything that changes scores apart from the model itself."""
+        """Everything that changes scores apart from the model itself. ``decoding`` (a
+        decoder's settings that change texts, such as llama.cpp's batched ``n_parallel``) is
+        there only when the run recorded one, so older runs keep their key."""
         sampling = self.sampling
-        return {
+        fields = {
             "benchmark": self.benchmark,
             "benchmark_version": self.benchmark_version,
             "data_hash": self.data_hash,
@@ -333,3 +335,7 @@ class RunManifest:
             "date_window": list(self.date_window),
             "semantics": self.semantics,
         }
+        decoding = self.extra.get("decoding")
+        if decoding:
+            fields["decoding"] = dict(decoding)
+        return fields

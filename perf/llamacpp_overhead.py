@@ -3,8 +3,11 @@
 Same process, same model file, same settings, same HumanEval+ prompts (greedy): the backend's
 ``generate`` against a plain ``create_chat_completion`` / ``create_completion`` loop. Runs are
 interleaved (A B B A ...) so that machine noise hits both sides alike. Goal: overhead <= 5%.
+The backend's per-sample loop (``--decode sequential``, the default here) is the like-for-like
+comparison; ``--decode batched`` shows the batched decoder against the same bare loop (see
+perf/llamacpp_batched.py for that comparison in full).
 
-    python perf/llamacpp_overhead.py [--prompts 20] [--max-tokens 48] [--rounds 2]
+    python perf/llamacpp_overhead.py [--prompts 20] [--max-tokens 48] [--rounds 2] [--decode D]
 """
 
 from __future__ import annotations
@@ -60,12 +63,13 @@ def main() -> None:
     parser.add_argument("--style", choices=[s.value for s in PromptStyle], default="chat")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--decode", choices=["sequential", "batched"], default="sequential")
     args = parser.parse_args()
 
     import llama_cpp
 
     prompts = [to_prompt(t, PromptStyle(args.style)) for t in load_prompts(args.data, args.prompts)]
-    options = {"n_ctx": 2048, "n_threads": args.threads}
+    options = {"n_ctx": 2048, "n_threads": args.threads, "decode": args.decode}
     params = SamplingParams(n=1, temperature=0.0, max_tokens=args.max_tokens)
     backend = LlamaCppBackend.from_options(args.model, options)
     path = str(models.resolve_model(args.model))
@@ -98,7 +102,7 @@ def report(timings: dict[str, list[float]], tokens: dict[str, list[int]],
     per_token = (sum(timings["backend"]) / sum(tokens["backend"])) / (
         sum(timings["bare"]) / sum(tokens["bare"]))
     print(f"prompts={args.prompts} max_tokens={args.max_tokens} style={args.style} "
-          f"threads={args.threads} rounds={args.rounds}")
+          f"threads={args.threads} rounds={args.rounds} decode={args.decode}")
     print(f"overhead ratio (wall) backend/bare = {ratio:.3f}; per token = {per_token:.3f}; "
           f"goal <= 1.05: {'OK' if ratio <= 1.05 else 'OVER'}")
 

@@ -9,6 +9,26 @@ if ((${#missing[@]})); then
 fi
 venv="${APR_EVAL_VENV:-$HOME/.cache/apr-eval/venv-py311}"
 [ -x "$venv/bin/python" ] || python3.11 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[$apr_extras]"
+# pip runs in the background with its log in a file; a line every 15 s says what it is doing
+# (building llama-cpp-python from source takes ~6.5 min on 2 cores, the first time only).
+pip_log="$(mktemp)"
+echo "env.sh: installing apr-eval[$apr_extras] into $venv (log: $pip_log)"
+"$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
+  -e ".[$apr_extras]" >"$pip_log" 2>&1 &
+pip_pid=$!
+pip_start=$SECONDS
+while kill -0 "$pip_pid" 2>/dev/null; do
+  sleep 15
+  if kill -0 "$pip_pid" 2>/dev/null; then
+    echo "env.sh: pip, $((SECONDS - pip_start))s: $(grep -v '^\s*$' "$pip_log" | tail -n 1 | cut -c1-110)"
+  fi
+done
+if ! wait "$pip_pid"; then
+  tail -n 40 "$pip_log"
+  echo "env.sh: pip install failed (full log: $pip_log)" >&2
+  exit 1
+fi
+echo "env.sh: installed in $((SECONDS - pip_start))s"
+rm -f "$pip_log"
 export PATH="$venv/bin:$PATH"
 apr-eval sandbox build   # a no-op when the image for this runner version exists

@@ -39,6 +39,20 @@ def test_bad_options(tmp_path: Path) -> None:
         LlamaCppBackend.from_options(path, {"n_ctxx": 512})
     with pytest.raises(UsageError, match="option 'n_gpu_layers' must be int"):
         LlamaCppBackend.from_options(path, {"n_gpu_layers": "all"})
+    with pytest.raises(UsageError, match="decode must be one of batched, sequential"):
+        LlamaCppBackend.from_options(path, {"decode": "parallel"})
+    with pytest.raises(UsageError, match=r"n_parallel must be in 0\.\.255"):
+        LlamaCppBackend.from_options(path, {"n_parallel": 300})
+
+
+def test_decoding_settings_for_the_manifest(tmp_path: Path) -> None:
+    path = str(write_gguf(tmp_path / "m.gguf"))
+    assert LlamaCppBackend.from_options(path, {}).decoding() == {
+        "decode": "batched", "n_parallel": 16}  # sized from n_ctx=4096
+    assert LlamaCppBackend.from_options(path, {"n_ctx": 8192}).decoding()["n_parallel"] == 8
+    assert LlamaCppBackend.from_options(path, {"n_ctx": 512}).decoding()["n_parallel"] == 32
+    assert LlamaCppBackend.from_options(path, {"n_parallel": 3}).decoding()["n_parallel"] == 3
+    assert LlamaCppBackend.from_options(path, {"decode": "sequential"}).decoding() == {}
 
 
 def test_chat_template_from_metadata(tmp_path: Path) -> None:
@@ -135,10 +149,19 @@ def finished_consistently(out: GenerationOutput, max_tokens: int) -> bool:
     return out.finish_reason == "stop" and 0 <= out.tokens <= max_tokens
 
 
-@pytest.fixture(scope="module")
-def backend() -> Iterator[LlamaCppBackend]:
+@pytest.fixture(scope="module", params=["batched", "sequential"])
+def backend(request: pytest.FixtureRequest) -> Iterator[LlamaCppBackend]:
     pytest.importorskip("llama_cpp")
-    with LlamaCppBackend.from_options(models.DEFAULT_MODEL, {"n_ctx": 512}) as loaded:
+    options = {"n_ctx": 512, "decode": request.param}
+    with LlamaCppBackend.from_options(models.DEFAULT_MODEL, options) as loaded:
+        yield loaded
+
+
+@pytest.fixture(scope="module")
+def batched() -> Iterator[LlamaCppBackend]:
+    pytest.importorskip("llama_cpp")
+    with LlamaCppBackend.from_options(models.DEFAULT_MODEL,
+                                      {"n_ctx": 512, "n_parallel": 4}) as loaded:
         yield loaded
 
 
@@ -170,10 +193,63 @@ def test_same_seed_same_text(backend: LlamaCppBackend) -> None:
     first = [o.text for o in backend.generate([OPEN], params)[0]]
     backend.generate([CODE], replace(params, seed=99))  # leaves another prompt in the cache
     again = [o.text for o in backend.generate([OPEN], params)[0]]
-    shifted = [o.text for o in backend.generate([OPEN], replace(params, seed=6, n=1))[0]]
     assert first == again  # reproducible on this machine and build
     assert len(set(first)) > 1  # samples differ from one another
-    assert shifted == [first[1]]  # sample j is seeded with seed + j
+    if backend.options.decode == "sequential":  # alone in its batch, as in a run with n=1
+        shifted = [o.text for o in backend.generate([OPEN], replace(params, seed=6, n=1))[0]]
+        assert shifted == [first[1]]  # sample j is seeded with seed + j
+
+
+@pytest.mark.model
+def test_batched_rerun_gives_the_same_texts(batched: LlamaCppBackend) -> None:
+    """Continuous batching over three prompts x 3 samples through 4 slots: samples of
+    different prompts share batches; a rerun with the same settings repeats every text."""
+    params = SamplingParams(n=3, temperature=0.8, top_p=0.95, max_tokens=16, seed=1)
+    prompts = [OPEN, CODE, CHAT]
+    first = batched.generate(prompts, params)
+    again = batched.generate(prompts, params)
+    assert [[o.text for o in outs] for outs in first] == [[o.text for o in outs]
+                                                          for outs in again]
+    assert [[o.tokens for o in outs] for outs in first] == [[o.tokens for o in outs]
+                                                            for outs in again]
+    assert len({o.text for o in first[0]}) > 1  # sample j has its own seed
+    streamed = dict(batched.generate_stream(prompts, params))
+    assert sorted(streamed) == [0, 1, 2]
+    assert [o.text for o in streamed[1]] == [o.text for o in again[1]]
+
+
+@pytest.mark.model
+def test_one_slot_batched_is_the_sequential_path_token_for_token() -> None:
+    """With n_parallel=1 the batched decoder does the sequential computation (prompt in one
+    pass, each sample alone, same sampler chain and seeds): the texts are identical. Larger
+    n_parallel only changes what shares a batch (floating point), measured in perf/."""
+    pytest.importorskip("llama_cpp")
+    greedy = SamplingParams(max_tokens=24)
+    sampled = SamplingParams(n=3, temperature=0.8, top_p=0.95, max_tokens=16, seed=2)
+    texts = []
+    for options in ({"decode": "sequential"}, {"n_parallel": 1}):
+        with LlamaCppBackend.from_options(models.DEFAULT_MODEL,
+                                          {"n_ctx": 512, **options}) as loaded:
+            outs = loaded.generate([CHAT, CODE], greedy) + loaded.generate([CHAT], sampled)
+            texts.append([[(o.text, o.tokens, o.finish_reason) for o in out] for out in outs])
+    assert texts[0] == texts[1]
+
+
+@pytest.mark.model
+def test_batched_stops_and_max_tokens(batched: LlamaCppBackend) -> None:
+    one_line = replace(CODE, stop=("\n",))
+    params = SamplingParams(n=6, temperature=1.0, max_tokens=24, seed=3)
+    short = SamplingParams(n=3, temperature=1.0, max_tokens=5, seed=3)
+    lines = batched.generate([one_line, CHAT], params)[0]
+    tiny = batched.generate([CHAT], short)[0]
+    assert all("\n" not in o.text for o in lines)
+    assert any(o.finish_reason == "stop" for o in lines)
+    for o in lines:
+        assert o.finish_reason in ("stop", "length") and 0 <= o.tokens <= 24
+        assert o.finish_reason == "stop" or o.tokens == 24
+    assert all(o.tokens <= 5 and (o.finish_reason == "stop" or o.tokens == 5) for o in tiny)
+    assert any(o.finish_reason == "length" for o in tiny)
+    assert all(o.latency_s > 0 for o in lines + tiny)
 
 
 @pytest.mark.model

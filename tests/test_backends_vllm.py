@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gguf_writer import write_gguf
 
 from apr_eval.core import ChatMessage, Prompt, PromptStyle, SamplingParams
 from apr_eval.errors import UsageError
@@ -219,3 +220,33 @@ def test_prefilled_chat_is_continued(fake_vllm: list[FakeLLM], hf_folder: Path) 
     assert continued[2]["add_generation_prompt"] is False
     assert continued[1][0][-1] == {"role": "assistant", "content": "```python\n"}
     assert out[0][0].text == "chat:```python\n:0:0" and out[1][0].text == "chat:write g:0:0"
+
+
+def test_gguf_file_is_loaded_directly(fake_vllm: list[FakeLLM], tmp_path: Path,
+                                      hf_folder: Path) -> None:
+    gguf = write_gguf(tmp_path / "tiny-q4_k_m.gguf")
+    backend = VllmBackend.from_options(str(gguf), {})
+    assert backend.has_chat_template()  # from the GGUF header, before loading
+    with backend:
+        out = backend.generate([COMPLETION], SamplingParams(n=2))
+        info = backend.model_info()
+    engine = fake_vllm[0]
+    # vLLM's GGUF loader gets the file; the tokenizer is the GGUF's own unless one is named
+    assert engine.kwargs["model"] == str(gguf) and "tokenizer" not in engine.kwargs
+    assert [o.text for o in out[0]] == ["generate:def f()::0:0", "generate:def f()::0:1"]
+    assert info.quantization == "Q4_K_M" and info.architecture == "qwen2"
+    assert info.engine == "vllm" and info.path == str(gguf.resolve()) and info.sha256
+    named = VllmBackend.from_options(str(gguf), {"tokenizer": str(hf_folder)})
+    with named:
+        pass
+    assert fake_vllm[1].kwargs["tokenizer"] == str(hf_folder)
+    bare = write_gguf(tmp_path / "bare.gguf", chat_template=None)
+    assert not VllmBackend.from_options(str(bare), {}).has_chat_template()
+    assert VllmBackend.from_options(str(bare), {"tokenizer": str(hf_folder)}).has_chat_template()
+
+
+def test_non_gguf_file_is_one_clear_line(tmp_path: Path) -> None:
+    weights = tmp_path / "weights.bin"
+    weights.write_text("not a model")
+    with pytest.raises(UsageError, match="not a GGUF model file"):
+        VllmBackend.from_options(str(weights), {})

@@ -102,6 +102,30 @@ def test_root_command_runs_the_main_job(tmp_path: Path, capsys, monkeypatch) -> 
     assert code != 0 and len(err.strip().splitlines()) == 1, err
 
 
+def test_root_command_takes_every_run_option(tmp_path: Path, capsys) -> None:
+    args = base(tmp_path, "--no-ingest", "--n-samples", "2", "--temperature", "0.8",
+                "--limit", "3", "--seed", "4", "--max-tokens", "16")
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
+    run = only_run(tmp_path)
+    spec = run.manifest().extra["spec"]
+    assert spec["limit"] == 3 and spec["sampling"]["n"] == 2 and spec["sampling"]["seed"] == 4
+    assert spec["sampling"]["temperature"] == 0.8 and len(run.completions()) == 6
+    # exactly `apr-eval run ...`: the same options resume the same run, nothing left to do
+    code, again, err = cli(capsys, "run", *args)
+    assert code == 0 and f"run id: {run.run_id}" in again, err
+    code, _, err = cli(capsys, "--bench", "toy", "--no-such-option")
+    assert code == 2 and "No such option '--no-such-option'" in err
+
+
+def test_version_without_v_is_accepted(tmp_path: Path, capsys) -> None:
+    code, _, err = cli(capsys, "--bench", "humaneval", "--version", "0.1.9", "--dry-run",
+                         "--executor", "fake", "--limit", "1", "--no-ingest",
+                         "--results-dir", str(tmp_path))
+    assert code == 0, err
+    assert only_run(tmp_path).manifest().benchmark_version == "v0.1.9"
+
+
 def test_evalplus_out_is_written_in_evalplus_shape(tmp_path: Path, capsys) -> None:
     out_file = tmp_path / "eval_results.json"
     code, out, err = cli(capsys, "run", *base(tmp_path, "--no-ingest", "--evalplus-out",

@@ -14,6 +14,8 @@ import toybench
 from apr_eval.core import (
     Check,
     Execution,
+    GenerationOutput,
+    Prompt,
     PromptStyle,
     SamplingParams,
     SandboxLimits,
@@ -21,6 +23,7 @@ from apr_eval.core import (
 )
 from apr_eval.errors import BackendError, UsageError
 from apr_eval.harness import pipeline, stages
+from apr_eval.harness.backends.base import PartialGenerationError
 from apr_eval.harness.backends.fake import FakeBackend
 from apr_eval.harness.manifest import comparability_key
 from apr_eval.harness.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
@@ -182,6 +185,55 @@ def test_comparability_key_tracks_what_changes_scores(tmp_path: Path) -> None:
     assert comparability_key(a) == comparability_key(b)  # the seed is sampling noise
     assert comparability_key(a) != comparability_key(c)
     assert comparability_key(a) != comparability_key(dataclasses.replace(a, data_hash="x"))
+
+
+class Streaming(FakeBackend):
+    """A batching backend: every prompt in one call, each reported when done (here in reverse
+    order); its decoder settings go into the comparability key. ``fail_at``: raise after
+    that many prompts, keeping those."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        super().__init__(responses=GOOD)
+        self.fail_at = fail_at
+        self.calls_made = 0
+
+    def decoding(self) -> dict[str, object]:
+        return {"decode": "batched", "n_parallel": 4}
+
+    def generate_stream(self, prompts: list[Prompt], params: SamplingParams
+                        ) -> Iterator[tuple[int, list[GenerationOutput]]]:
+        self.calls_made += 1
+        outputs = self.generate(prompts, params)
+        done: dict[int, list[GenerationOutput]] = {}
+        for at in reversed(range(len(prompts))):
+            if self.fail_at is not None and len(done) == self.fail_at:
+                raise PartialGenerationError("scripted stop", done)
+            done[at] = outputs[at]
+            yield at, outputs[at]
+
+
+def test_streaming_backend_writes_each_problem_when_done(tmp_path: Path) -> None:
+    plain = pipeline.run_pipeline(spec(run_id="plain"), executor=FakeExecutor(),
+                                  results_dir=tmp_path)
+    failing = Streaming(fail_at=2)
+    with pytest.raises(PartialGenerationError, match="scripted stop"):
+        pipeline.run_pipeline(spec(run_id="streamed"), executor=FakeExecutor(),
+                              results_dir=tmp_path, backend_factory=lambda _: failing)
+    run = pipeline.run_dir_for(spec(run_id="streamed"), tmp_path)
+    assert failing.calls_made == 1  # all six problems in one call
+    assert sorted(lines(run, COMPLETIONS)) == [(f"toy/{i}", j) for i in (4, 5) for j in (0, 1)]
+    again = pipeline.run_pipeline(spec(run_id="streamed"), executor=FakeExecutor(),
+                                  results_dir=tmp_path, backend_factory=lambda _: Streaming())
+    assert again.generation is not None and again.generation.done_before == 4
+    assert {k: c.raw for k, c in again.run.completions().items()} == {
+        k: c.raw for k, c in plain.run.completions().items()}
+    m = again.manifest
+    assert m.extra["decoding"] == {"decode": "batched", "n_parallel": 4}
+    assert m.comparability_fields()["decoding"] == {"decode": "batched", "n_parallel": 4}
+    assert "decoding" not in plain.manifest.comparability_fields()  # older runs keep their key
+    assert comparability_key(m) != comparability_key(plain.manifest)
+    assert comparability_key(dataclasses.replace(m, extra={})) == comparability_key(
+        plain.manifest)
 
 
 def test_ingest_is_skipped_without_the_store(tmp_path: Path) -> None:

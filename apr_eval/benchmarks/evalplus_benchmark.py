@@ -50,6 +50,8 @@ class EvalplusBenchmark:
         if options:
             raise UsageError(f"{self.name}: unknown option(s) {', '.join(sorted(options))}")
         self.version = version or self.default_version
+        if self.version not in self.files and f"v{self.version}" in self.files:
+            self.version = f"v{self.version}"  # "0.1.9" for "v0.1.9"
         if path is not None:
             file_path, pin = Path(path), None
             self.version = version or f"file:{Path(path).name}"

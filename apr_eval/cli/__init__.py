@@ -47,23 +47,28 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(module, attr)
         return command
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Options first, no command: the main job, ``apr-eval --model x --limit 3`` is
+        ``apr-eval run --model x --limit 3`` (every ``run`` option, parsed by ``run``)."""
+        if args and args[0].startswith("-") and args[0] not in ctx.help_option_names:
+            if self.get_command(ctx, "run") is None:
+                raise click.UsageError("the generation pipeline is not installed in this "
+                                       "checkout")
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
 
 @click.group(cls=LazyGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--model", help="GGUF path or alias: runs generate+execute+score+ingest.")
-@click.option("--bench", help="Benchmark for the main job (humaneval, mbpp, livecodebench).")
 @click.pass_context
-def main(ctx: click.Context, model: str | None, bench: str | None) -> None:
-    """apr-eval: evaluate code LLMs in a Docker sandbox, verdicts computed on the host."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if model is None and bench is None:
+def main(ctx: click.Context) -> None:
+    """apr-eval: evaluate code LLMs in a Docker sandbox, verdicts computed on the host.
+
+    The main job takes the options of ``apr-eval run`` directly:
+    ``apr-eval --model x.gguf --bench humaneval --n-samples 10 --temperature 0.8``.
+    """
+    if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
-        return
-    run_cmd = LazyGroup.get_command(main, ctx, "run")
-    if run_cmd is None:
-        raise click.UsageError("the generation pipeline is not installed in this checkout")
-    ctx.invoke(run_cmd, model=model, bench=bench or "humaneval")
 
 
 def entrypoint(argv: list[str] | None = None) -> Any:

@@ -34,7 +34,8 @@ def comparability_key(manifest: RunManifest) -> str:
 def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark_version: str,
                    data_hash: str, problems: Sequence[Problem], model: ModelInfo,
                    style: PromptStyle, image_digest: str = "",
-                   prompt_info: Mapping[str, Any] | None = None) -> RunManifest:
+                   prompt_info: Mapping[str, Any] | None = None,
+                   decoding: Mapping[str, Any] | None = None) -> RunManifest:
     if spec.cutoff is not None:
         model = dataclasses.replace(model, cutoff=spec.cutoff)
     manifest = RunManifest(
@@ -54,7 +55,8 @@ def build_manifest(spec: RunSpec, run_id: str, *, benchmark_name: str, benchmark
         image_digest=image_digest,
         problems=tuple(p.problem_id for p in problems),
         extra={"spec": spec.to_json(), **problem_dates(problems),
-               **({"prompt": dict(prompt_info)} if prompt_info else {})},
+               **({"prompt": dict(prompt_info)} if prompt_info else {}),
+               **({"decoding": _jsonable(decoding)} if decoding else {})},
         semantics=SEMANTICS_VERSION,
     )
     return with_key(manifest)

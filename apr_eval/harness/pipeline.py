@@ -16,7 +16,7 @@ from typing import Any
 from apr_eval.benchmarks.base import Benchmark, open_benchmark
 from apr_eval.core import Problem, Prompt, PromptStyle, RunManifest, Score
 from apr_eval.errors import UsageError
-from apr_eval.harness.backends.base import BACKENDS, Backend
+from apr_eval.harness.backends.base import BACKENDS, Backend, decoding
 from apr_eval.harness.extract import prompt_opens_reasoning
 from apr_eval.harness.manifest import build_manifest, check_same_run, with_image, with_key
 from apr_eval.harness.prompts import choose_style, preset_record
@@ -144,7 +144,8 @@ def generate_stage(spec: RunSpec, run: RunDir, benchmark: Benchmark, problems: l
             benchmark_version=benchmark.version, data_hash=benchmark.data_hash,
             problems=problems, model=backend.model_info(), style=style,
             prompt_info=prompt_info(spec.prompt_preset, benchmark.name,
-                                    render(problems[0], style)))
+                                    render(problems[0], style)),
+            decoding=decoding(backend))
         if run.exists():
             old = run.manifest()
             check_same_run(old, manifest)

@@ -124,41 +124,54 @@ def _batches(todo: list[tuple[Problem, list[int]]],
 
 
 def _call_backend(backend: Backend, prompts: list[Prompt], params: SamplingParams,
-                  ) -> tuple[dict[int, list[GenerationOutput]], BackendError | None]:
-    """Outputs by prompt index; on a failure part-way, the finished ones and the error."""
+                  ) -> Iterator[tuple[int, list[GenerationOutput]]]:
+    """``(prompt index, its outputs)`` as the backend finishes them: each one at once from a
+    streaming backend (``generate_stream``), all at the end otherwise. On a failure part-way,
+    the finished ones come first, then the error."""
+    stream = getattr(backend, "generate_stream", None)
+    given: set[int] = set()
     try:
-        outputs = dict(enumerate(backend.generate(prompts, params)))
+        results = stream(prompts, params) if stream is not None else enumerate(
+            backend.generate(prompts, params))
+        for at, outs in results:
+            if len(outs) != params.n or not 0 <= at < len(prompts) or at in given:
+                raise BackendError(f"{backend.name} backend returned the wrong number of "
+                                   "outputs")
+            given.add(at)
+            yield at, outs
     except PartialGenerationError as exc:
-        return exc.done, exc
+        yield from sorted((at, outs) for at, outs in exc.done.items() if at not in given)
+        raise
     except AprEvalError:
         raise
     except Exception as exc:  # the backend boundary: any failure becomes one line
         raise BackendError(f"{backend.name} backend failed: {type(exc).__name__}: {exc}") from exc
-    if len(outputs) != len(prompts) or any(len(o) != params.n for o in outputs.values()):
+    if len(given) != len(prompts):
         raise BackendError(f"{backend.name} backend returned the wrong number of outputs")
-    return outputs, None
 
 
 def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
              render: Renderer, style: PromptStyle, params: SamplingParams,
              batch_size: int = 1, progress: Progress | None = None) -> StageStats:
-    """Generate every missing (problem, sample); completions are appended per backend call.
+    """Generate every missing (problem, sample); completions are appended per problem as the
+    backend finishes it. A streaming backend (``generate_stream``) gets every missing problem
+    in one call (it batches across problems itself); others get ``batch_size`` per call.
 
     A problem is always asked for all ``n`` samples and sample ``i`` is always the ``i``-th
-    output, so a seeded backend gives the same text for it whether or not the run was
-    interrupted (a problem cut between two of its lines is regenerated whole; only its
-    missing samples are written)."""
+    output, so a seeded backend whose texts do not depend on batching gives the same text for
+    it whether or not the run was interrupted (a problem cut between two of its lines is
+    regenerated whole; only its missing samples are written)."""
     progress = progress or NullProgress()
     todo = missing_samples(run, problems, params.n)
     total = len(problems) * params.n
     missing = sum(len(idx) for _, idx in todo)
     progress.start("generate", total, total - missing)
     tokens, started, written = 0, time.monotonic(), 0
+    size = len(todo) if hasattr(backend, "generate_stream") else batch_size
     with run.open_append(COMPLETIONS) as f:
-        for batch in _batches(todo, max(1, batch_size)):
+        for batch in _batches(todo, max(1, size)):
             prompts = [render(p, style) for p, _ in batch]
-            outputs, failure = _call_backend(backend, prompts, params)
-            for at, outs in sorted(outputs.items()):
+            for at, outs in _call_backend(backend, prompts, params):
                 (problem, indices), prompt = batch[at], prompts[at]
                 for index in indices:
                     out = outs[index]
@@ -171,8 +184,6 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
                     tokens += out.tokens
                     written += 1
                     progress.completion(c)
-            if failure is not None:
-                raise failure  # after saving what the backend finished
     return StageStats(total - missing, written, total, tokens, time.monotonic() - started)
 
 

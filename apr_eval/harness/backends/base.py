@@ -40,6 +40,14 @@ def is_prefill(prompt: Prompt) -> bool:
             and prompt.messages[-1].role == "assistant")
 
 
+def decoding(backend: Backend) -> dict[str, Any]:
+    """Decoder settings of ``backend`` that change texts (not their distribution), such as the
+    llamacpp batched decoder's ``n_parallel``: recorded in the manifest and part of the
+    comparability key. Empty for backends that have none (an optional ``decoding()``)."""
+    method = getattr(backend, "decoding", None)
+    return dict(method()) if callable(method) else {}
+
+
 class Backend(Protocol):
     name: str
 

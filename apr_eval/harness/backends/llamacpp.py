@@ -1,10 +1,16 @@
 """llama-cpp-python, in process, for GGUF files.
 
-Chat prompts go through the model's own chat template (from the GGUF metadata) with
-``create_chat_completion``; completion prompts are raw continuations with stop sequences.
-llama-cpp-python has no ``n``: samples are drawn one by one, sample ``j`` with seed
-``params.seed + j``. The context is reset before every sample, because a reused prompt cache
-changes seeded (and greedy) text: the same seed must always give the same text.
+Chat prompts go through the model's own chat template (from the GGUF metadata, as
+``create_chat_completion`` renders it); completion prompts are raw continuations with stop
+sequences. Sample ``j`` is seeded ``params.seed + j``.
+
+Two decoders (option ``decode``):
+
+- ``batched`` (default, :mod:`.llamacpp_batched`): each prompt is evaluated once and its
+  samples, and those of the next prompts, decode together in one batch per step, up to
+  ``n_parallel`` at once (continuous batching). Same settings and ``n_parallel``, same texts.
+- ``sequential``: samples one by one through ``create_completion``; the context is reset
+  before every sample, because a reused prompt cache changes seeded (and greedy) text.
 
 Sampling is plain temperature / top-p, like vLLM and OpenAI servers: llama.cpp's own extras
 (top-k 40, min-p 0.05) are switched off so the numbers mean the same thing on every backend.
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +31,7 @@ from apr_eval.core import GenerationOutput, ModelInfo, Prompt, PromptStyle, Samp
 from apr_eval.errors import BackendError, UsageError
 from apr_eval.harness import models
 from apr_eval.harness.backends.base import PartialGenerationError, is_prefill, parse_options
+from apr_eval.harness.backends.llamacpp_batched import BatchedDecoder, Request, auto_parallel
 from apr_eval.harness.gguf import GGUFHeader, read_header
 
 INSTALL_HINT = "pip install 'apr-eval[llamacpp]' (builds llama-cpp-python, ~6.5 min on 2 cores)"
@@ -35,14 +42,23 @@ _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d
 _BROADCAST = re.compile(r"could not broadcast input array from shape \((\d+),\) into shape")
 
 
+DECODERS = ("batched", "sequential")
+MAX_PARALLEL = 255  # llama.cpp's LLAMA_MAX_SEQ is 256; one sequence holds the prompt
+
+
 @dataclass(frozen=True)
 class LlamaCppOptions:
     n_ctx: int = 4096
     # One thread by default: with two, llama.cpp slows down 10-40x as soon as anything else
     # (the sandbox, another job) uses a core.
     n_threads: int = 1
+    # Layers offloaded to the GPU (-1: all) where llama-cpp-python was built with one.
     n_gpu_layers: int = 0
     n_batch: int = 512
+    # "batched" (prompt once, samples decoded together) or "sequential" (one by one).
+    decode: str = "batched"
+    # Samples decoded at once by the batched decoder; 0: sized from n_ctx (16 at 4096).
+    n_parallel: int = 0
     # A llama-cpp-python chat format name, to override the GGUF's own template.
     chat_format: str | None = None
     verbose: bool = False
@@ -54,6 +70,17 @@ class LlamaCppOptions:
             raise UsageError(f"llamacpp backend: n_threads must be >= 1, got {self.n_threads}")
         if self.n_batch < 1:
             raise UsageError(f"llamacpp backend: n_batch must be >= 1, got {self.n_batch}")
+        if self.decode not in DECODERS:
+            raise UsageError(f"llamacpp backend: decode must be one of {', '.join(DECODERS)}, "
+                             f"got {self.decode!r}")
+        if not 0 <= self.n_parallel <= MAX_PARALLEL:
+            raise UsageError(f"llamacpp backend: n_parallel must be in 0..{MAX_PARALLEL} "
+                             f"(0: automatic), got {self.n_parallel}")
+
+    @property
+    def parallel(self) -> int:
+        """The batched decoder's number of parallel sequences (``n_parallel`` resolved)."""
+        return self.n_parallel or auto_parallel(self.n_ctx)
 
 
 def import_llama_cpp() -> Any:
@@ -79,6 +106,32 @@ def engine_build() -> str:
     return " ".join(text.split())
 
 
+class _Rendered(Exception):
+    """Raised by :class:`_CaptureLlama` with what a chat handler would complete."""
+
+    def __init__(self, tokens: list[int], stop: list[str]) -> None:
+        super().__init__("rendered")
+        self.tokens, self.stop = tokens, stop
+
+
+class _CaptureLlama:
+    """Given to a llama-cpp-python chat handler as its ``llama``: it tokenizes with the real
+    model and, instead of completing, hands back the prompt tokens and stop strings (so the
+    batched decoder sees exactly what ``create_chat_completion`` would)."""
+
+    verbose = False
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+
+    def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
+        return list(self._llm.tokenize(text, add_bos=add_bos, special=special))
+
+    def create_completion(self, prompt: list[int], stop: list[str] | None = None,
+                          **_: Any) -> Any:
+        raise _Rendered(list(prompt), list(stop or []))
+
+
 class LlamaCppBackend:
     name = "llamacpp"
 
@@ -90,6 +143,7 @@ class LlamaCppBackend:
         self.options = options
         self._llm: Any = None
         self._formatter: Any = None
+        self._decoder: BatchedDecoder | None = None
 
     @classmethod
     def from_options(cls, model: str, options: Mapping[str, Any]) -> Self:
@@ -100,26 +154,70 @@ class LlamaCppBackend:
     def __enter__(self) -> Self:
         llama_cpp = import_llama_cpp()
         opts = self.options
+        batched = opts.decode == "batched"
+        # The batched decoder has a context of its own; this one then only tokenizes.
+        n_ctx = min(opts.n_ctx, 256) if batched else opts.n_ctx
         try:
             self._llm = llama_cpp.Llama(
-                model_path=str(self._path), n_ctx=opts.n_ctx, n_threads=opts.n_threads,
+                model_path=str(self._path), n_ctx=n_ctx, n_threads=opts.n_threads,
                 n_threads_batch=opts.n_threads, n_gpu_layers=opts.n_gpu_layers,
-                n_batch=min(opts.n_batch, opts.n_ctx), chat_format=opts.chat_format,
+                n_batch=min(opts.n_batch, n_ctx), chat_format=opts.chat_format,
                 verbose=opts.verbose)
         except (ValueError, RuntimeError) as err:
             raise BackendError(f"llama.cpp could not load {self._path}: {err}") from None
+        if batched:
+            try:
+                self._decoder = BatchedDecoder(
+                    llama_cpp, self._llm.model, self._llm._model.vocab, n_ctx=opts.n_ctx,
+                    n_parallel=opts.parallel, n_batch=min(opts.n_batch, opts.n_ctx),
+                    n_threads=opts.n_threads)
+            except BackendError:
+                self._llm.close()
+                raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        decoder, self._decoder = self._decoder, None
+        if decoder is not None:
+            decoder.close()
         llm, self._llm, self._formatter = self._llm, None, None
         if llm is not None:
             llm.close()
 
+    def decoding(self) -> dict[str, Any]:
+        """What besides the sampling parameters decides the texts (recorded in the manifest
+        and the comparability key): the batched decoder and its ``n_parallel``; nothing for
+        the sequential decoder, the reference (runs made before batching had only it)."""
+        if self.options.decode == "sequential":
+            return {}
+        return {"decode": "batched", "n_parallel": self.options.parallel}
+
     def generate(self, prompts: Sequence[Prompt],
                  params: SamplingParams) -> list[list[GenerationOutput]]:
+        done = dict(self.generate_stream(prompts, params))
+        return [done[i] for i in range(len(prompts))]
+
+    def generate_stream(self, prompts: Sequence[Prompt], params: SamplingParams
+                        ) -> Iterator[tuple[int, list[GenerationOutput]]]:
+        """``(prompt index, its n outputs)`` as each prompt finishes (the batched decoder
+        finishes them out of order). A prompt that does not fit the window stops the run
+        with :class:`PartialGenerationError` once the prompts before it are done."""
         if self._llm is None:
             raise BackendError("llamacpp backend used outside its 'with' block (model not loaded)")
+        if self._decoder is None:
+            yield from self._sequential(prompts, params)
+            return
+        requests, failure = self._requests(prompts, params)
+        done: dict[int, list[GenerationOutput]] = {}
+        for index, outputs in self._decoder.run(requests, params):
+            done[index] = outputs
+            yield index, outputs
+        if failure is not None:
+            raise PartialGenerationError(failure, done)
+
+    def _sequential(self, prompts: Sequence[Prompt], params: SamplingParams
+                    ) -> Iterator[tuple[int, list[GenerationOutput]]]:
         done: dict[int, list[GenerationOutput]] = {}
         for index, prompt in enumerate(prompts):
             self._check_style(prompt)
@@ -127,7 +225,45 @@ class LlamaCppBackend:
                 done[index] = [self._sample(prompt, params, j) for j in range(params.n)]
             except ValueError as err:
                 raise PartialGenerationError(self._explain(index, err), done) from None
-        return [done[i] for i in range(len(prompts))]
+            yield index, done[index]
+
+    def _requests(self, prompts: Sequence[Prompt],
+                  params: SamplingParams) -> tuple[list[Request], str | None]:
+        """The prompts tokenized, up to the first one that does not fit the window (and the
+        error for it)."""
+        requests: list[Request] = []
+        for index, prompt in enumerate(prompts):
+            self._check_style(prompt)
+            tokens, stop = self._tokens(prompt)
+            room = self.options.n_ctx - len(tokens)
+            if room <= 0 or not tokens:
+                return requests, _overflow(index, len(tokens), self.options.n_ctx)
+            requests.append(Request(tuple(tokens), tuple(s.encode() for s in stop if s),
+                                    min(params.max_tokens, room)))
+        return requests, None
+
+    def _tokens(self, prompt: Prompt) -> tuple[list[int], list[str]]:
+        """Prompt tokens and stop strings, as the sequential path builds them."""
+        if is_prefill(prompt):
+            return self._render_prefill(prompt), list(prompt.stop)
+        if prompt.style is PromptStyle.CHAT:
+            return self._render_chat(prompt)
+        tokens = self._llm.tokenize(prompt.text.encode(), add_bos=True, special=True)
+        return list(tokens), list(prompt.stop)
+
+    def _render_chat(self, prompt: Prompt) -> tuple[list[int], list[str]]:
+        from llama_cpp import llama_chat_format
+
+        llm = self._llm
+        handler: Any = (llm.chat_handler or llm._chat_handlers.get(llm.chat_format)
+                        or llama_chat_format.get_chat_completion_handler(llm.chat_format))
+        messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        try:
+            handler(llama=_CaptureLlama(llm), messages=messages, stop=list(prompt.stop) or None)
+        except _Rendered as rendered:
+            return rendered.tokens, rendered.stop
+        raise BackendError(f"chat format '{llm.chat_format}' cannot be batched: "
+                           "use the llamacpp option decode=sequential")
 
     def _check_style(self, prompt: Prompt) -> None:
         if prompt.style is PromptStyle.CHAT and not self.has_chat_template():
@@ -145,8 +281,7 @@ class LlamaCppBackend:
                     f"{self.options.n_ctx}): raise the llamacpp option n_ctx or shorten it")
         if not found:
             return f"llama.cpp failed on prompt {index}: {err}"
-        return (f"prompt {index} is {found[1]} tokens, which does not fit the context window "
-                f"(n_ctx={found[2]}): raise the llamacpp option n_ctx or shorten the prompt")
+        return _overflow(index, int(found[1]), int(found[2]))
 
     def _sample(self, prompt: Prompt, params: SamplingParams, index: int) -> GenerationOutput:
         llm = self._llm
@@ -200,3 +335,8 @@ class LlamaCppBackend:
 
     def has_chat_template(self) -> bool:
         return bool(self._header.chat_template or self.options.chat_format)
+
+
+def _overflow(index: int, tokens: int, n_ctx: int) -> str:
+    return (f"prompt {index} is {tokens} tokens, which does not fit the context window "
+            f"(n_ctx={n_ctx}): raise the llamacpp option n_ctx or shorten the prompt")

