@@ -23,7 +23,7 @@ from test_sandbox_docker import (  # noqa: F401 - collected here against the was
     test_exiting_early_is_never_passed,
     test_host_environment_is_not_visible,
     test_object_whose_eq_always_true_is_failed,
-    test_printing_100mb_is_output_limit,
+    test_printing_100mb_passes_as_under_evalplus_but_raw_writes_are_capped,
     test_sleeper_is_stopped_by_the_wall_clock,
     test_strict_mode_runs_one_container_per_sample,
     test_work_dir_is_writable_and_fresh_per_sample,

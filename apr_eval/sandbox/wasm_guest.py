@@ -51,8 +51,20 @@ def _no_resource() -> types.ModuleType:
     return module
 
 
+def _no_supervision() -> None:
+    """The runner's PID-1 modules (``lockdown``: prctl and seccomp through ctypes, cgroup CPU;
+    ``supervisor``: pidfds, select) supervise forked children in the container. The guest has
+    no ctypes and no children to supervise, and its CPU is metered in fuel by the host, so it
+    gets stand-ins: the per-input loop it runs uses neither."""
+    lockdown = types.ModuleType("apr_eval.sandbox.lockdown")
+    supervisor = types.ModuleType("apr_eval.sandbox.supervisor")
+    supervisor.KINDS = ("returned", "raised", "timed_out")  # type: ignore[attr-defined]
+    sys.modules[lockdown.__name__], sys.modules[supervisor.__name__] = lockdown, supervisor
+
+
 def main() -> None:
     sys.modules["resource"] = _no_resource()
+    _no_supervision()
     from apr_eval.sandbox import codec, guard, runner
 
     payload = json.loads(sys.stdin.read())
@@ -73,6 +85,8 @@ def main() -> None:
         os._exit(0)
 
     sink = guard.Sink(int(payload["output_bytes"]), on_limit)
+    if job["mode"] != "stdio":  # swallowed per call as evalplus does, as in the Docker runner
+        sink = guard.Sink(guard.SWALLOWED_BYTES, guard.out_of_memory)
     os.chdir("/tmp")
     if job.get("guard") == "evalplus":
         guard.reliability_guard()
