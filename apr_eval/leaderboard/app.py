@@ -218,11 +218,12 @@ def plots_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
         counts = alt.Chart(curve).mark_bar(opacity=0.6).encode(
             x=alt.X("window_start:T", title="window start"),
             y=alt.Y("max(problems):Q", title="problems in window"),
-            tooltip=["window_start", "max(problems)"]).properties(height=120)
+            tooltip=["window_start", "max(problems)"])
         rule = alt.Chart(pd.DataFrame({"y": [tables.SMALL_WINDOW]})).mark_rule(
             strokeDash=[4, 4], color="red").encode(y="y:Q")
         st.altair_chart(line + bars, use_container_width=True)
-        st.altair_chart(counts + rule, use_container_width=True)
+        # The height on the layer: on one of its charts alone it is lost and the bars collapse
+        st.altair_chart((counts + rule).properties(height=140), use_container_width=True)
     st.subheader("Score against quantization bits")
     bases = fetch(db, "base_models")
     if bases.empty:

@@ -199,15 +199,23 @@ def encode_batch(checks: Sequence[Check], limits: SandboxLimits
 
 REPORT_FACTOR = 30.0  # reporting an output may cost this many times the canonical CPU time
 CPU_SLACK_S = 0.5  # per input: encoding a moderate output, buffered earlier inputs, clock ticks
+# Encoding or digesting an output walks its containers and strings: about 2 M weight units per
+# CPU second in the child. The weight cap of a group (twice its heaviest expected output plus a
+# fixed 1 M margin, benchmarks' WEIGHT_MARGIN) tells how heavy an honest output can be.
+REPORT_S_PER_WEIGHT = 5e-7
+_WEIGHT_MARGIN = 1 << 20
 
 
 def cpu_caps(group: TestGroup) -> dict[str, Any]:
     """The CPU the runner allows each input, counted from outside the sample (the container's
     cgroup): its limit, plus reporting time (``REPORT_FACTOR`` x the canonical solution's time:
-    digesting a 100 MB output is the harness's work, not the sample's), plus ``CPU_SLACK_S``;
+    digesting a 100 MB output is the harness's work, not the sample's; and in proportion to
+    the group's output weight cap, as HumanEval/130's canonical solution needs), plus
+    ``CPU_SLACK_S``;
     module-level code gets the largest limit (counted together with input 0)."""
     refs = list(group.reference_times) + [0.0] * len(group.time_limits)
-    caps = [limit + REPORT_FACTOR * ref + CPU_SLACK_S
+    heavy = max(0, group.max_weight - _WEIGHT_MARGIN) * REPORT_S_PER_WEIGHT
+    caps = [limit + REPORT_FACTOR * ref + heavy + CPU_SLACK_S
             for limit, ref in zip(group.time_limits, refs, strict=False)]
     return {"cpu_caps": caps, "load_cap": max(group.time_limits, default=1.0)}
 
