@@ -1,5 +1,9 @@
 """Executor logic that needs no engine: batching, record settling, timeout confirmation."""
 
+import dataclasses
+
+import pytest
+
 from apr_eval.core import (
     Check,
     ExecMode,
@@ -14,7 +18,9 @@ from apr_eval.core import (
 )
 from apr_eval.sandbox.container import Stream
 from apr_eval.sandbox.docker_executor import (
+    REPORT_S_PER_WEIGHT,
     confirm_timeouts,
+    cpu_caps,
     doubtful_timeout,
     plan_batches,
     settle,
@@ -142,3 +148,16 @@ def test_group_inputs_are_encoded_once_and_forgotten_with_the_group():
     del group
     gc.collect()
     assert key not in de._ENCODED
+
+
+def test_outside_cpu_caps_allow_reporting_heavy_outputs_and_only_those() -> None:
+    """Encoding or digesting an output is the harness's work: a group whose expected outputs
+    are heavy (HumanEval/130, Mbpp/255) gets CPU for it in proportion to its weight cap; a
+    group of light outputs gets none beyond the fixed slack (a CPU hider gains nothing)."""
+    light = TestGroup("plus", ((1,), (2,)), (1.0, 1.0), 5.0, max_weight=1 << 20)
+    heavy = dataclasses.replace(light, max_weight=(1 << 20) + 4_000_000)
+    light_caps, heavy_caps = cpu_caps(light)["cpu_caps"], cpu_caps(heavy)["cpu_caps"]
+    assert light_caps == cpu_caps(dataclasses.replace(light, max_weight=0))["cpu_caps"]
+    assert [h - c for h, c in zip(heavy_caps, light_caps, strict=True)] == \
+        pytest.approx([4_000_000 * REPORT_S_PER_WEIGHT] * 2)
+    assert cpu_caps(light)["load_cap"] == cpu_caps(heavy)["load_cap"] == 1.0
