@@ -161,3 +161,14 @@ def test_outside_cpu_caps_allow_reporting_heavy_outputs_and_only_those() -> None
     assert [h - c for h, c in zip(heavy_caps, light_caps, strict=True)] == \
         pytest.approx([4_000_000 * REPORT_S_PER_WEIGHT] * 2)
     assert cpu_caps(light)["load_cap"] == cpu_caps(heavy)["load_cap"] == 1.0
+
+
+def test_outside_cpu_cap_of_a_quick_input_covers_a_heavier_later_one() -> None:
+    """Quick inputs' outcome lines may leave the child in one 20 ms batch with a later heavy
+    input's, so their interval can hold that input's CPU: Mbpp/599's canonical solution (quick
+    inputs before one summing 10^8 integers) timed out without this."""
+    group = TestGroup("plus", ((1,), (2,), (3,), (4,)), (1.0, 1.0, 5.0, 1.0), 20.0)
+    caps = cpu_caps(group)["cpu_caps"]
+    flat = cpu_caps(dataclasses.replace(group, time_limits=(1.0,) * 4))["cpu_caps"]
+    assert caps[:3] == pytest.approx([flat[0] + 4.0] * 3)  # the heavy input's cap, from before
+    assert caps[3] == pytest.approx(flat[3])  # nothing heavier after it

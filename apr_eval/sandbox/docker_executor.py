@@ -16,6 +16,7 @@ sample that still has no verdict gets INFRA_ERROR. A timeout is confirmed by a s
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import weakref
@@ -215,8 +216,13 @@ def cpu_caps(group: TestGroup) -> dict[str, Any]:
     module-level code gets the largest limit (counted together with input 0)."""
     refs = list(group.reference_times) + [0.0] * len(group.time_limits)
     heavy = max(0, group.max_weight - _WEIGHT_MARGIN) * REPORT_S_PER_WEIGHT
-    caps = [limit + REPORT_FACTOR * ref + heavy + CPU_SLACK_S
-            for limit, ref in zip(group.time_limits, refs, strict=False)]
+    own = [limit + REPORT_FACTOR * ref + heavy + CPU_SLACK_S
+           for limit, ref in zip(group.time_limits, refs, strict=False)]
+    # Outcome lines leave the child in 20 ms batches, so quick inputs' lines can arrive only
+    # after a later, heavier input ran: an input's interval may hold any later input's work
+    # (one at most: a slow input's line is flushed at once). Each cap is the largest own cap
+    # from that input on.
+    caps = list(itertools.accumulate(reversed(own), max))[::-1]
     return {"cpu_caps": caps, "load_cap": max(group.time_limits, default=1.0)}
 
 
