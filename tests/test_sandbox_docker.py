@@ -51,6 +51,17 @@ def test_correct_program_passes_and_records_image(executor):
     assert executor.image_digest.startswith("sha256:")
 
 
+def test_float_sums_are_the_reference_interpreters(executor):
+    """evalplus runs CPython 3.11, whose ``sum`` adds floats left to right (3.12 compensates:
+    ``sum([0.1] * 10)`` is 1.0 there). The right answer comes back only under 3.11's rule."""
+    code = ("def f(a, b):\n"
+            "    ok = sum([0.1] * 10) == 0.9999999999999999 and sum([1e100, 1.0, -1e100]) == 0.0\n"
+            "    try:\n        sum(['x'], '')\n    except TypeError as e:\n"
+            "        ok = ok and 'join' in str(e)\n"
+            "    return a + b if ok and sum((i for i in range(4)), 10) == 16 else None\n")
+    assert one(executor, code).verdict is Verdict.PASSED
+
+
 def test_no_connection_to_a_host_listener(executor):
     server = socket.socket()
     server.bind(("0.0.0.0", 0))

@@ -16,6 +16,7 @@ Input on stdin: ``{"job": {...}, "group": {...}, "output_bytes": N}`` in the run
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import json
@@ -62,7 +63,26 @@ def _no_supervision() -> None:
     sys.modules[lockdown.__name__], sys.modules[supervisor.__name__] = lockdown, supervisor
 
 
+_NO_SUM = {str: "''.join(seq)", bytes: "b''.join(seq)", bytearray: "b''.join(seq)"}
+
+
+def sum_311(iterable: Any, /, start: Any = 0) -> Any:
+    """CPython 3.11's ``sum`` (the reference's interpreter): plain left-to-right ``+``. The
+    guest's 3.12 adds floats with Neumaier compensation, so float sums differ in the last bits,
+    and an iteration that amplifies them ends elsewhere: HumanEval/32's canonical Newton
+    iteration converged on plus#30 under 3.11 and wandered for 1000 steps under 3.12."""
+    for kind, instead in _NO_SUM.items():
+        if isinstance(start, kind):
+            what = "strings" if kind is str else kind.__name__
+            raise TypeError(f"sum() can't sum {what} [use {instead} instead]")
+    result = start
+    for item in iterable:
+        result = result + item
+    return result
+
+
 def main() -> None:
+    builtins.sum = sum_311
     sys.modules["resource"] = _no_resource()
     _no_supervision()
     from apr_eval.sandbox import codec, guard, runner
