@@ -7,7 +7,8 @@ Corpus (HE+ v0.1.10, MBPP+ v0.2.0): the shared Qwen2.5-Coder-1.5B sample and the
 solution of every task, and their variants (tests/evalplus_variants.py: imports removed, future
 imports, printing, exit()/sys.exit/quit/os._exit, BaseException subclasses, deep recursion,
 generators, tuples, mutated inputs, module state, None, huge outputs, floats near the
-tolerance, stdin, random/time, numpy). ``original`` keeps every sample (and one canonical
+tolerance, stdin, random/time, numpy; with ``--timed-every``, calls that add up past or under
+evalplus's per-group time cap). ``original`` keeps every sample (and one canonical
 solution in ``--canonical-every``); every other class about one base in ``--every``. Both
 harnesses judge the same file, one after the other (2 workers each). Every differing sample is
 then re-judged by evalplus alone (1 worker): a verdict that moves there depends on evalplus's
@@ -34,7 +35,8 @@ import evalplus_variants as ev  # noqa: E402
 VERSIONS = {"humaneval": "v0.1.10", "mbpp": "v0.2.0"}
 
 
-def corpus(bench: str, tmp: Path, every: int, ntasks: int | None, canonical_every: int = 1
+def corpus(bench: str, tmp: Path, every: int, ntasks: int | None, canonical_every: int = 1,
+           classes: list[str] | None = None, timed_every: int = 0
            ) -> tuple[Path, list[ev.Program]]:
     dataset = ep.dataset_file(tmp, ep.STEMS[(bench, VERSIONS[bench])])
     tasks = ep.read_tasks(dataset)
@@ -45,7 +47,11 @@ def corpus(bench: str, tmp: Path, every: int, ntasks: int | None, canonical_ever
     completions = {r["task_id"]: r["completion"] for r in map(json.loads, lines)}
     thin = {cls: every for cls in ev.VARIANTS if cls != "original"}
     thin["original/canonical"] = canonical_every
-    return dataset, list(ev.variants(ev.bases(tasks, completions), thin))
+    programs = list(ev.variants(ev.bases(tasks, completions), thin, classes)) if (
+        classes is None or classes) else []
+    if timed_every:
+        programs += ev.timed_variants(tasks, timed_every)
+    return dataset, programs
 
 
 def judge(bench: str, dataset: Path, programs: list[ev.Program], tmp: Path,
@@ -95,7 +101,7 @@ def report(bench: str, programs: dict[ep.Key, ev.Program], theirs: ep.Verdicts,
                        "evalplus": d.evalplus, "apr": d.apr, "evalplus_again": again_here})
     print(f"{bench}: {'class':24} samples  evalplus base/plus  apr-eval base/plus  differ  "
           "evalplus-unstable")
-    for cls in ev.VARIANTS:
+    for cls in [*ev.VARIANTS, *ev.TIMED]:
         if cls in rows:
             c = rows[cls]
             print(f"{bench}: {cls:24} {c['samples']:7}  {c['ep_base']:8}/{c['ep_plus']:<9} "
@@ -110,13 +116,20 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=None, help="first N tasks only")
     parser.add_argument("--canonical-every", type=int, default=1,
                         help="thin the unchanged canonical solutions too")
+    parser.add_argument("--classes", default=None,
+                        help="comma-separated variant classes only ('' for none)")
+    parser.add_argument("--timed-every", type=int, default=0,
+                        help="add the slow-total / slow-under-cap classes on about one task "
+                        "in N with >= 120 plus inputs (each costs ~1-2 CPU-minutes; 0: none)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "differential")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for bench in args.bench.split(","):
         with tempfile.TemporaryDirectory() as tmp_s:
             tmp = Path(tmp_s)
-            dataset, progs = corpus(bench, tmp, args.every, args.tasks, args.canonical_every)
+            classes = None if args.classes is None else [c for c in args.classes.split(",") if c]
+            dataset, progs = corpus(bench, tmp, args.every, args.tasks, args.canonical_every,
+                                    classes, args.timed_every)
             theirs, ours, times = judge(bench, dataset, progs, tmp)
             programs = dict(zip(ep.keys_in_order(p.task_id for p in progs), progs, strict=True))
             diffs = ep.differences(theirs, ours)

@@ -155,6 +155,33 @@ VARIANTS: dict[str, Transform] = {
 }
 
 
+def burn_per_call(seconds: float) -> Transform:
+    """Every call first burns ``seconds`` of CPU (not sleep: both harnesses' limits must see it)."""
+    return _wrap(f"import time as __time\n__t0 = __time.process_time()\n"
+                 f"while __time.process_time() - __t0 < {seconds!r}:\n    pass\n"
+                 "return __orig(*a, **k)")
+
+
+# Classes made per task from its plus-input count (see timed_variants): the group's calls add
+# up to this many CPU-seconds, each call far under its own 1 s floor. evalplus kills a group's
+# process after min(60, sum(limits)) + 2 s, so "slow-total" must time out and
+# "slow-under-cap" must pass, in both harnesses.
+TIMED = {"slow-total": 80.0, "slow-under-cap": 20.0}
+TIMED_MIN_INPUTS = 120  # so that a call burns at most 80 / 120 = 0.67 s
+
+
+def timed_variants(tasks: dict[str, dict[str, object]], every: int) -> Iterator[Program]:
+    """The canonical solution of about one task in ``every`` with enough plus inputs, wrapped
+    to burn the group's total over its calls."""
+    for task_id, t in tasks.items():
+        n = len(t.get("plus_input") or [])  # type: ignore[arg-type]
+        code = str(t["prompt"]) + str(t["canonical_solution"])
+        for cls, total in TIMED.items():
+            if n >= TIMED_MIN_INPUTS and selected(cls, task_id, "canonical", every):
+                yield Program(task_id, "canonical", cls,
+                              burn_per_call(total / n)(code, str(t["entry_point"])) or code)
+
+
 @dataclass(frozen=True)
 class Program:
     task_id: str

@@ -17,6 +17,7 @@ from apr_eval.benchmarks.evalplus_common import (
     group_max_weight,
     make_group,
     read_tasks,
+    task_allowance,
 )
 from apr_eval.core import (
     Check,
@@ -116,7 +117,8 @@ class EvalplusBenchmark:
         groups = self._test_groups(problem.problem_id, truth, limits)
         job = Job(SampleKey(problem.problem_id, sample_index), code, ExecMode.FUNCTION,
                   t["entry_point"], groups, guard="evalplus")
-        expected = {g.name: Expected(g.inputs, truth.outputs[g.name]) for g in groups}
+        expected = {g.name: Expected(g.inputs, truth.outputs[g.name],
+                                     task_allowance(g.time_limits)) for g in groups}
         judge = EvalplusJudge(self.dataset, problem.problem_id, sample_index,
                               t["entry_point"], float(t.get("atol") or 0), expected)
         return Check(job, judge)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from apr_eval.sandbox import codec
 
 DATA_DIR = Path(__file__).parent / "data" / "evalplus"
 TASK_TIMEOUT_S = 60.0  # evalplus's EVALPLUS_TIMEOUT_PER_TASK default
+TASK_SLACK_S = 2.0  # evalplus: timeout = min(60, sum) + 1, then join(timeout + 1)
 WEIGHT_MARGIN = 1 << 20  # see group_max_weight
 
 
@@ -153,6 +155,17 @@ _END_VERDICT = {
 class Expected:
     inputs: tuple[Any, ...]
     outputs: tuple[Any, ...]
+    # The whole group's allowance (task_allowance): evalplus runs a group in one process that
+    # it kills after min(60, sum(limits)) + 2 s, however quick each input was.
+    total_s: float = math.inf
+
+
+def task_allowance(limits: Sequence[float]) -> float:
+    """evalplus 0.3.1 ``untrusted_check`` (fast_check, as ``evaluate`` calls it): the group's
+    process is joined for ``timeout + 1`` s with ``timeout = min(60, sum(limits)) + 1``, then
+    killed, and a killed group is a timeout. Measured here in CPU-seconds of the calls, like
+    every per-input limit (a sleeping sample burns none)."""
+    return min(TASK_TIMEOUT_S, sum(limits)) + TASK_SLACK_S
 
 
 Verdicts = tuple[Verdict, FailingTest | None]
@@ -160,10 +173,15 @@ Verdicts = tuple[Verdict, FailingTest | None]
 
 def judge_group(dataset: str, entry_point: str, atol: float, expected: Expected,
                 result: GroupResult) -> Verdicts:
+    spent = 0.0
     for i, outcome in enumerate(result.outcomes[: len(expected.inputs)]):
         inp = expected.inputs[i]
+        spent += outcome.duration_s
         if outcome.kind is OutcomeKind.TIMED_OUT:
             return Verdict.TIMEOUT, FailingTest(result.name, i, inp, reason="time limit")
+        if spent > expected.total_s:
+            return Verdict.TIMEOUT, FailingTest(
+                result.name, i, inp, reason=f"group time cap ({expected.total_s:g} s in all)")
         if outcome.kind is OutcomeKind.RAISED:
             verdict = Verdict.OOM if outcome.error == "MemoryError" else Verdict.ERROR
             return verdict, FailingTest(result.name, i, inp, reason=outcome.error)
