@@ -7,10 +7,12 @@ benchmarks, backends, the sandbox, scoring and the store.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+from apr_eval.errors import UsageError
 
 
 class Verdict(enum.StrEnum):
@@ -243,6 +245,34 @@ class SandboxLimits:
             "time_limit_factor": self.time_limit_factor,
             "confirm_timeouts": self.confirm_timeouts,
         }
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """Problems released on or between two days (both inclusive; an open end keeps all)."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.start and self.end and self.start > self.end:
+            raise UsageError(f"date window is empty: start {self.start} is after end {self.end}")
+
+    def contains(self, released: date | None) -> bool:
+        if self.start is None and self.end is None:
+            return True
+        if released is None:
+            return False  # undated problems cannot be placed inside a window
+        return (self.start is None or released >= self.start) and \
+            (self.end is None or released <= self.end)
+
+    def select(self, problems: Iterable[Problem]) -> list[Problem]:
+        return [p for p in problems if self.contains(p.release_date)]
+
+    def as_strings(self) -> tuple[str | None, str | None]:
+        """For ``RunManifest.date_window``."""
+        return (self.start.isoformat() if self.start else None,
+                self.end.isoformat() if self.end else None)
 
 
 @dataclass(frozen=True)

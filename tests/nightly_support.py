@@ -85,7 +85,7 @@ class ToyPlus:
                 for i in range(self.size)]
 
     def render_prompt(self, problem: Any, style: Any) -> Any:
-        from apr_eval.harness.prompts import render_evalplus
+        from apr_eval.benchmarks.prompts import render_evalplus
 
         return render_evalplus(problem, style)
 

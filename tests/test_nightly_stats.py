@@ -12,8 +12,9 @@ from test_nightly_run import plugins  # noqa: F401 - the toy registries fixture
 
 from apr_eval.cli import entrypoint
 from apr_eval.harness.compare import compare_runs
-from apr_eval.harness.nightly import CellOutcome, correct_night
+from apr_eval.harness.nightly import correct_night
 from apr_eval.harness.nightly_config import load_config
+from apr_eval.harness.nightly_report import CellOutcome
 from apr_eval.harness.rundir import RunDir
 
 

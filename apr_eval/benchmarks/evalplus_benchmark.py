@@ -92,7 +92,7 @@ class EvalplusBenchmark:
             raise UsageError(f"{self.name} {self.version} has no task '{problem_id}'") from None
 
     def render_prompt(self, problem: Problem, style: PromptStyle) -> Prompt:
-        from apr_eval.harness.prompts import render_evalplus
+        from apr_eval.benchmarks.prompts import render_evalplus
 
         return render_evalplus(problem, style)
 

@@ -30,6 +30,7 @@ from apr_eval.benchmarks import lcb_compare, lcb_program, lcb_prompts
 from apr_eval.benchmarks.lcb_decode import TestCase, parse_tests
 from apr_eval.core import (
     Check,
+    DateWindow,
     ExecMode,
     Job,
     Problem,
@@ -40,7 +41,6 @@ from apr_eval.core import (
     TestGroup,
 )
 from apr_eval.errors import DataError, UsageError
-from apr_eval.harness.window import DateWindow
 
 HUB_REPO = "livecodebench/code_generation_lite"
 DELTA_FILES = ("test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl",
@@ -277,10 +277,3 @@ def _hub_rows(files: Sequence[str]) -> Iterator[dict[str, Any]]:
                         f"{type(exc).__name__}: {exc}") from None
     for row in table:
         yield dict(row)
-
-
-def read_lcb_samples(path: str) -> list[tuple[str, int, str]]:
-    """lcb_runner output (``question_id`` + ``code_list``) or our JSONL -> (id, index, code)."""
-    from apr_eval.harness.outputs_lcb import read_lcb_samples as read
-
-    return read(path)

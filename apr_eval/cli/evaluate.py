@@ -17,13 +17,14 @@ from apr_eval.cli.common import (
     score_table,
     stdout,
 )
+from apr_eval.core import DateWindow
 from apr_eval.errors import SandboxUnavailable, UsageError
 from apr_eval.harness import outputs
 from apr_eval.harness.evaluate import EvaluateRequest
 from apr_eval.harness.evaluate import evaluate as run_evaluate
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.selfcheck import last_selfcheck, run_selfcheck
-from apr_eval.harness.window import DateWindow, window_report
+from apr_eval.harness.window import window_report
 from apr_eval.sandbox.executor import EXECUTORS, Executor
 from apr_eval.settings import load_settings
 
@@ -41,8 +42,9 @@ def make_executor(name: str, ray_address: str | None = None) -> Executor:
 
 def _ingest(db: Path, run: RunDir) -> str:
     from apr_eval.harness.stages import ingest
+    from apr_eval.leaderboard.ingest import ingest_run
 
-    ingest(run, db)
+    ingest(run, db, ingest_run)
     return str(db)
 
 

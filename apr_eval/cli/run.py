@@ -12,7 +12,12 @@ from typing import Any
 import click
 
 from apr_eval.cli import common
-from apr_eval.cli.common import limits_from, sandbox_options, truncation_line
+from apr_eval.cli.common import (
+    limits_from,
+    sandbox_options,
+    store_ingest_run,
+    truncation_line,
+)
 from apr_eval.cli.progress import RichProgress
 from apr_eval.core import Problem, PromptStyle, SamplingParams, Score
 from apr_eval.errors import UsageError
@@ -145,7 +150,8 @@ def run(evalplus_out: Path | None, lcb_out: Path | None, no_ingest: bool,
     executor = pipeline.open_executor(spec.executor)
     with RichProgress() as progress:
         result = pipeline.run_pipeline(spec, executor=executor, results_dir=results,
-                                       progress=progress, db_path=db)
+                                       progress=progress, db_path=db,
+                                       ingest_run=store_ingest_run())
     click.echo(f"run id: {result.run.run_id}")
     _echo_scores(result.scores)
     if result.generation is not None and result.generation.seconds > 0:

@@ -10,7 +10,15 @@ from pathlib import Path
 
 from apr_eval import __version__
 from apr_eval.benchmarks.base import Benchmark
-from apr_eval.core import Completion, ModelInfo, RunManifest, SampleKey, SandboxLimits, Score
+from apr_eval.core import (
+    Completion,
+    DateWindow,
+    ModelInfo,
+    RunManifest,
+    SampleKey,
+    SandboxLimits,
+    Score,
+)
 from apr_eval.errors import UsageError
 from apr_eval.harness.execution import OnResult, Program, execute
 from apr_eval.harness.manifest import SEMANTICS_VERSION
@@ -19,7 +27,7 @@ from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.samples import Sample, read_samples, samples_model_name
 from apr_eval.harness.score import score_run
 from apr_eval.harness.truncation import run_truncation, with_truncation
-from apr_eval.harness.window import DateWindow, problem_dates
+from apr_eval.harness.window import problem_dates
 from apr_eval.sandbox.executor import Executor
 
 

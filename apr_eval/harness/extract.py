@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from apr_eval.benchmarks.prompts import prefill_of
 from apr_eval.core import Prompt, PromptStyle
-from apr_eval.harness.prompts import prefill_of
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 # About 2 s of ast.parse on this machine; only prose-heavy outputs ever reach it.

@@ -32,6 +32,7 @@ from apr_eval.harness.nightly_config import (
     place_error,
 )
 from apr_eval.harness.nightly_places import Place
+from apr_eval.harness.nightly_report import CellOutcome, write_report
 from apr_eval.harness.paired import decide
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.spec import RunSpec, spec_digest
@@ -43,23 +44,6 @@ __all__ = ["CellOutcome", "NightlyOutcome", "load_config", "run_nightly"]
 Echo = Callable[[str], None]
 ExecutorFactory = Callable[[str], Executor]
 _HASH_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class CellOutcome:
-    model: str
-    benchmark: str
-    run_id: str
-    status: str  # "up to date" / "ran" / "resumed" / "failed"
-    baseline: str | None = None  # run id compared against
-    comparison: Comparison | None = None
-    message: str = ""
-    ingested: bool = False  # indexed in DuckDB (False: the store is not installed here)
-    ingest_error: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed" or bool(self.ingest_error)
 
 
 @dataclass(frozen=True)
@@ -180,8 +164,8 @@ def previous_run(run: RunDir, results_dir: Path) -> RunDir | None:
 def preflight(config: NightlyConfig) -> None:
     """Open every benchmark entry and prompt preset before any model is loaded."""
     from apr_eval.benchmarks.base import open_benchmark
+    from apr_eval.benchmarks.prompts import load_preset
     from apr_eval.harness.pipeline import select_problems
-    from apr_eval.harness.prompts import load_preset
 
     for i, bench in enumerate(config.benchmarks):
         place = Place.array("benchmarks", i)
@@ -293,8 +277,6 @@ def run_nightly(config: NightlyConfig, *, echo: Echo = lambda _: None,
                 cache_path: Path | None = None, now: datetime | None = None,
                 executor_factory: ExecutorFactory | None = None) -> NightlyOutcome:
     """Every cell in config order; a failing cell is reported and the others still run."""
-    from apr_eval.harness.nightly_report import write_report
-
     preflight(config)
     cache = cache_path or config.results_dir / "nightly" / "model-sha256.json"
     outcomes = []

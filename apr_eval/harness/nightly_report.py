@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,8 +16,27 @@ from typing import TYPE_CHECKING
 from apr_eval.harness.compare_report import comparison_markdown, pct, pp, verdict_label
 
 if TYPE_CHECKING:
-    from apr_eval.harness.nightly import CellOutcome
+    from apr_eval.harness.compare import Comparison
     from apr_eval.harness.nightly_config import NightlyConfig
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """One cell of a night: what ran, what it was compared with, what the store said."""
+
+    model: str
+    benchmark: str
+    run_id: str
+    status: str  # "up to date" / "ran" / "resumed" / "failed"
+    baseline: str | None = None  # run id compared against
+    comparison: Comparison | None = None
+    message: str = ""
+    ingested: bool = False  # indexed in DuckDB (False: the store is not installed here)
+    ingest_error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed" or bool(self.ingest_error)
 
 
 def _headline(outcomes: Sequence[CellOutcome]) -> str:

@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from apr_eval.benchmarks.base import Benchmark, open_benchmark
+from apr_eval.benchmarks.prompts import choose_style, preset_record
 from apr_eval.core import Problem, Prompt, PromptStyle, RunManifest, Score
 from apr_eval.errors import UsageError
 from apr_eval.harness.backends.base import BACKENDS, Backend, decoding
 from apr_eval.harness.extract import prompt_opens_reasoning
 from apr_eval.harness.manifest import build_manifest, check_same_run, with_image, with_key
-from apr_eval.harness.prompts import choose_style, preset_record
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.spec import RunSpec, spec_digest, validate_run_id
 from apr_eval.harness.stages import (
+    IngestRun,
     NullProgress,
     Progress,
     StageStats,
@@ -185,7 +186,8 @@ def prepare(spec: RunSpec, results_dir: Path, backend_factory: BackendFactory = 
 
 def run_pipeline(spec: RunSpec, *, executor: Executor, results_dir: Path,
                  backend_factory: BackendFactory = open_backend,
-                 progress: Progress | None = None, db_path: Path | None = None) -> RunResult:
+                 progress: Progress | None = None, db_path: Path | None = None,
+                 ingest_run: IngestRun | None = None) -> RunResult:
     """Generate, execute, score and (when ``db_path`` is given) ingest one run; resumable.
     Everything checkable without a model (names, options, presets, problem ids) is checked
     before anything runs."""
@@ -195,5 +197,5 @@ def run_pipeline(spec: RunSpec, *, executor: Executor, results_dir: Path,
     _, gen = generate_stage(spec, run, benchmark, problems, backend=backend, progress=progress)
     exe = execute_stage(run, benchmark, problems, executor, spec, progress=progress)
     scores = score(run, benchmark, [p.problem_id for p in problems])
-    ingested = ingest(run, db_path) if db_path is not None else False
+    ingested = ingest(run, db_path, ingest_run) if db_path is not None else False
     return RunResult(run, run.manifest(), tuple(scores), gen, exe, ingested)

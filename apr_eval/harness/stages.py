@@ -3,7 +3,7 @@
 - :func:`generate`: samples without a completion -> ``completions.jsonl`` (per backend call).
 - :func:`execute`: completions without an execution -> ``executions.jsonl`` (per verdict).
 - :func:`score`: executions -> ``scores.json``.
-- :func:`ingest`: the run directory -> DuckDB (``apr_eval.leaderboard.store``).
+- :func:`ingest`: the run directory -> DuckDB (through the store's ingest callable).
 
 Every stage only appends whole lines (``rundir``), so a kill at any point loses at most the
 samples in flight, and a rerun does exactly the missing ones.
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from apr_eval.benchmarks.base import Benchmark
+from apr_eval.benchmarks.prompts import render_evalplus
 from apr_eval.core import (
     Completion,
     Execution,
@@ -37,7 +38,6 @@ from apr_eval.harness.backends.base import Backend, PartialGenerationError
 from apr_eval.harness.execution import Program, pending
 from apr_eval.harness.execution import execute as execute_programs
 from apr_eval.harness.extract import extract_code
-from apr_eval.harness.prompts import render_evalplus
 from apr_eval.harness.rundir import (
     COMPLETIONS,
     RunDir,
@@ -45,6 +45,7 @@ from apr_eval.harness.rundir import (
 )
 from apr_eval.harness.score import score_run
 from apr_eval.harness.truncation import run_truncation, with_truncation
+from apr_eval.registry import Registry
 from apr_eval.sandbox.executor import Executor
 
 
@@ -250,10 +251,21 @@ def _scored(run: RunDir, executions: dict[SampleKey, Execution],
 # -------------------------------------------------------------------------------- ingest
 
 
-def ingest(run: RunDir, db_path: Path) -> bool:
-    """Index the run in DuckDB (idempotent by run id). The run directory stays the source of
-    truth; the index can always be rebuilt from it (``apr-eval ingest --rebuild``)."""
-    from apr_eval.leaderboard.store import ingest_run
+# (database, run directory) -> None: the store's writer, handed in by the caller (the CLI);
+# library callers that pass none get the one registered under "duckdb".
+IngestRun = Callable[[Path, Path], None]
+INGESTERS: Registry[IngestRun] = Registry(
+    "ingest", {"duckdb": "apr_eval.leaderboard.ingest:ingest_run"})
 
+
+def ingest(run: RunDir, db_path: Path, ingest_run: IngestRun | None = None) -> bool:
+    """Index the run in DuckDB (idempotent by run id). The run directory stays the source of
+    truth; the index can always be rebuilt from it (``apr-eval ingest --rebuild``). False when
+    no store is given and none is installed."""
+    if ingest_run is None:
+        try:
+            ingest_run = INGESTERS.get("duckdb")
+        except ModuleNotFoundError:
+            return False
     ingest_run(db_path, run.path)
     return True

@@ -12,38 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from apr_eval.core import Execution, Problem, SampleKey, Score
+from apr_eval.core import DateWindow, Execution, Problem, SampleKey, Score
 
 if TYPE_CHECKING:
     from apr_eval.benchmarks.base import Benchmark
-
-
-@dataclass(frozen=True)
-class DateWindow:
-    start: date | None = None
-    end: date | None = None
-
-    def __post_init__(self) -> None:
-        if self.start and self.end and self.start > self.end:
-            from apr_eval.errors import UsageError
-
-            raise UsageError(f"date window is empty: start {self.start} is after end {self.end}")
-
-    def contains(self, released: date | None) -> bool:
-        if self.start is None and self.end is None:
-            return True
-        if released is None:
-            return False  # undated problems cannot be placed inside a window
-        return (self.start is None or released >= self.start) and \
-            (self.end is None or released <= self.end)
-
-    def select(self, problems: Iterable[Problem]) -> list[Problem]:
-        return [p for p in problems if self.contains(p.release_date)]
-
-    def as_strings(self) -> tuple[str | None, str | None]:
-        """For ``RunManifest.date_window``."""
-        return (self.start.isoformat() if self.start else None,
-                self.end.isoformat() if self.end else None)
 
 
 def problem_dates(problems: Iterable[Problem], ids: set[str] | None = None,

@@ -85,7 +85,7 @@ class Preset:
 
 
 def builtin_presets() -> list[str]:
-    root = resources.files("apr_eval.harness.prompts")
+    root = resources.files("apr_eval.benchmarks.prompts")
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".json"))
 
 
@@ -105,7 +105,7 @@ def preset_text(name: str) -> str:
         if not path.is_file():
             raise UsageError(f"prompt preset file not found: {path}")
         return path.read_text(encoding="utf-8")
-    res = resources.files("apr_eval.harness.prompts") / f"{name}.json"
+    res = resources.files("apr_eval.benchmarks.prompts") / f"{name}.json"
     if not res.is_file():
         known = ", ".join(builtin_presets())
         raise UsageError(f"unknown prompt preset '{name}'. Known: {known} (or a .json path)")
