@@ -31,6 +31,11 @@ class Verdict(enum.StrEnum):
         return self is Verdict.PASSED
 
 
+# The key under which a sample's headline verdict sits beside its test groups' verdicts when a
+# benchmark's pass rule is asked (``Benchmark.passed``).
+HEADLINE = ""
+
+
 class PromptStyle(enum.StrEnum):
     COMPLETION = "completion"  # base models: raw continuation of the prompt
     CHAT = "chat"  # instruct models: chat messages through the model's template
@@ -92,7 +97,7 @@ class Prompt:
     stop: tuple[str, ...] = ()
     # Text the model's answer continues (completion style); kept to rebuild the full program.
     prefix: str = ""
-    # Named extraction steps the prompt's preset asks for (apr_eval.harness.extract.STEPS).
+    # Named extraction steps the prompt's preset asks for (apr_eval.benchmarks.extract.STEPS).
     extract: tuple[str, ...] = ()
 
 
@@ -192,6 +197,10 @@ class Execution:
     @property
     def key(self) -> SampleKey:
         return SampleKey(self.problem_id, self.sample_index)
+
+    def rule_verdicts(self) -> dict[str, Verdict]:
+        """Its test groups' verdicts and, under ``HEADLINE``, its own: what a pass rule reads."""
+        return {HEADLINE: self.verdict, **self.group_verdicts}
 
 
 # The host-side judge: turns what the sandbox reported into a verdict. Never sent anywhere.

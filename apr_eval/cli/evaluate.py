@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from apr_eval.benchmarks import evalplus_outputs as outputs
 from apr_eval.benchmarks.base import BENCHMARKS, Benchmark, open_benchmark
 from apr_eval.cli.common import (
     console,
@@ -19,7 +20,6 @@ from apr_eval.cli.common import (
 )
 from apr_eval.core import DateWindow
 from apr_eval.errors import SandboxUnavailable, UsageError
-from apr_eval.harness import outputs
 from apr_eval.harness.evaluate import EvaluateRequest
 from apr_eval.harness.evaluate import evaluate as run_evaluate
 from apr_eval.harness.rundir import RunDir

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apr_eval.core import Execution, RunManifest, SampleKey, Verdict
+from apr_eval.benchmarks.base import score_rule
+from apr_eval.core import Execution, RunManifest, SampleKey
 from apr_eval.errors import AprEvalError, DataError, UsageError
 from apr_eval.harness import stats
 from apr_eval.harness.paired import (
-    HEADLINE,
     Flip,
     InfraExclusion,
     PassedFn,
@@ -54,14 +54,6 @@ NOTE_FIELDS = ("harness_version", "image_digest", "backend")
 ENGINE_FIELDS = ("engine", "engine_version", "engine_build")
 # Fields whose difference cannot be forced: the score names themselves differ.
 UNFORCEABLE = ("benchmark",)
-
-# TODO: drop once every benchmark on main implements ``Benchmark.passed`` and builds offline.
-# score name -> groups that must all pass ("" = the headline verdict).
-_LOCAL_RULES: dict[str, dict[str, tuple[str, ...]]] = {
-    "humaneval": {"humaneval": ("base",), "humaneval+": ("base", "plus")},
-    "mbpp": {"mbpp": ("base",), "mbpp+": ("base", "plus")},
-    "livecodebench": {"livecodebench": (HEADLINE,)},
-}
 
 class ComparabilityError(UsageError):
     """The two runs differ in something that changes scores."""
@@ -181,27 +173,10 @@ def check_comparable(a: RunManifest, b: RunManifest, *, force: bool) -> list[Fie
 # ------------------------------------------------------------------ per-problem outcomes
 
 
-def _local_passed(benchmark: str) -> tuple[tuple[str, ...], PassedFn]:
-    rules = _LOCAL_RULES.get(benchmark, {benchmark: (HEADLINE,)})
-
-    def passed(score: str, verdicts: dict[str, str]) -> bool:
-        groups = rules[score]
-        return all(verdicts.get(g, verdicts[HEADLINE]) == Verdict.PASSED.value for g in groups)
-
-    return tuple(rules), passed
-
-
 def score_rules(manifest: RunManifest) -> tuple[tuple[str, ...], PassedFn]:
-    """(headline score names, passed(score, group verdicts)) from the benchmark itself when it
-    can be built here, else from a local mapping of the known benchmarks."""
-    from apr_eval.benchmarks.base import open_benchmark
-
-    try:
-        bench = open_benchmark(manifest.benchmark, manifest.benchmark_version)
-        names = tuple(bench.score_names)
-        return names, bench.passed
-    except (ImportError, AprEvalError, TypeError, OSError, ValueError, KeyError):
-        return _local_passed(manifest.benchmark)
+    """(headline score names, passed(score, group verdicts)): the benchmark's own rule."""
+    rule = score_rule(manifest.benchmark, manifest.benchmark_version)
+    return rule.names, rule.passed
 
 
 def natural_key(problem_id: str) -> list[tuple[int, int | str]]:

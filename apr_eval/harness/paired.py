@@ -18,8 +18,7 @@ from apr_eval.core import Execution, SampleKey, Verdict
 from apr_eval.errors import UsageError
 from apr_eval.harness import stats
 
-HEADLINE = ""  # the key under which the headline verdict is offered to ``passed``
-PassedFn = Callable[[str, dict[str, str]], bool]
+PassedFn = Callable[[str, Mapping[str, Verdict]], bool]
 
 
 @dataclass(frozen=True)
@@ -120,8 +119,7 @@ def outcomes(executions: Iterable[Execution], score: str,
     """problem id -> samples, passed samples, and the verdict kinds of the failed ones."""
     table: dict[str, Outcome] = {}
     for e in executions:
-        verdicts = {k: v.value for k, v in e.group_verdicts.items()}
-        verdicts.setdefault(HEADLINE, e.verdict.value)
+        verdicts = e.rule_verdicts()
         row = table.setdefault(e.problem_id, Outcome())
         row.samples += 1
         if passed(score, verdicts):

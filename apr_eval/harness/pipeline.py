@@ -8,17 +8,18 @@ compete for the same cores. ``apr-eval run`` and ``apr-eval nightly`` both call 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apr_eval.benchmarks.base import Benchmark, open_benchmark
+from apr_eval.benchmarks.base import Benchmark, extract, open_benchmark
+from apr_eval.benchmarks.extract import prompt_opens_reasoning
 from apr_eval.benchmarks.prompts import choose_style, preset_record
 from apr_eval.core import Problem, Prompt, PromptStyle, RunManifest, Score
 from apr_eval.errors import UsageError
 from apr_eval.harness.backends.base import BACKENDS, Backend, decoding
-from apr_eval.harness.extract import prompt_opens_reasoning
 from apr_eval.harness.manifest import build_manifest, check_same_run, with_image, with_key
 from apr_eval.harness.rundir import RunDir
 from apr_eval.harness.spec import RunSpec, spec_digest, validate_run_id
@@ -154,7 +155,8 @@ def generate_stage(spec: RunSpec, run: RunDir, benchmark: Benchmark, problems: l
         else:
             run.write_manifest(manifest)
         stats = generate(run, problems, backend, render=render, style=style,
-                         params=spec.sampling, batch_size=spec.batch_size, progress=progress)
+                         params=spec.sampling, batch_size=spec.batch_size, progress=progress,
+                         extract=functools.partial(extract, benchmark))
     return manifest, stats
 
 

@@ -17,9 +17,7 @@ def counts(executions: Iterable[Execution], benchmark: Benchmark,
     c: dict[str, int] = defaultdict(int)
     for e in executions:
         n[e.problem_id] += 1
-        verdicts = {k: v.value for k, v in e.group_verdicts.items()}
-        verdicts.setdefault("", e.verdict.value)
-        c[e.problem_id] += int(benchmark.passed(score_name, verdicts))
+        c[e.problem_id] += int(benchmark.passed(score_name, e.rule_verdicts()))
     return {pid: (n[pid], c[pid]) for pid in n}
 
 

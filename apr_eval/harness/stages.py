@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from apr_eval.benchmarks.base import Benchmark
-from apr_eval.benchmarks.prompts import render_evalplus
+from apr_eval.benchmarks.extract import extract_code
 from apr_eval.core import (
     Completion,
     Execution,
@@ -37,7 +37,6 @@ from apr_eval.errors import AprEvalError, BackendError, UsageError
 from apr_eval.harness.backends.base import Backend, PartialGenerationError
 from apr_eval.harness.execution import Program, pending
 from apr_eval.harness.execution import execute as execute_programs
-from apr_eval.harness.extract import extract_code
 from apr_eval.harness.rundir import (
     COMPLETIONS,
     RunDir,
@@ -89,6 +88,12 @@ class StageStats:
 
 
 Renderer = Callable[[Problem, PromptStyle], Prompt]
+# (problem, prompt, raw text) -> the program the sandbox runs (the benchmark's extraction)
+Extractor = Callable[[Problem, Prompt, str], str]
+
+
+def default_extract(problem: Problem, prompt: Prompt, raw: str) -> str:
+    return extract_code(raw, prompt, problem.entry_point)
 
 
 def prompt_renderer(benchmark: Benchmark, preset: str) -> Renderer:
@@ -99,8 +104,6 @@ def prompt_renderer(benchmark: Benchmark, preset: str) -> Renderer:
         def render(problem: Problem, style: PromptStyle) -> Prompt:
             return benchmark.render_prompt(problem, style, preset=preset)  # type: ignore[call-arg]
         return render
-    if benchmark.name in ("humaneval", "mbpp"):
-        return lambda problem, style: render_evalplus(problem, style, preset)
     raise UsageError(f"benchmark '{benchmark.name}' has no prompt presets (got '{preset}')")
 
 
@@ -153,7 +156,8 @@ def _call_backend(backend: Backend, prompts: list[Prompt], params: SamplingParam
 
 def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
              render: Renderer, style: PromptStyle, params: SamplingParams,
-             batch_size: int = 1, progress: Progress | None = None) -> StageStats:
+             batch_size: int = 1, progress: Progress | None = None,
+             extract: Extractor = default_extract) -> StageStats:
     """Generate every missing (problem, sample); completions are appended per problem as the
     backend finishes it. A streaming backend (``generate_stream``) gets every missing problem
     in one call (it batches across problems itself); others get ``batch_size`` per call.
@@ -178,7 +182,7 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
                     out = outs[index]
                     c = Completion(run_id=run.run_id, problem_id=problem.problem_id,
                                    sample_index=index, raw=out.text,
-                                   code=extract_code(out.text, prompt, problem.entry_point),
+                                   code=extract(problem, prompt, out.text),
                                    finish_reason=out.finish_reason, tokens=out.tokens,
                                    latency_s=round(out.latency_s, 4))
                     append_completion(f, c)

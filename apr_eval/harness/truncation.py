@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from apr_eval.benchmarks.extract import reasoning_unclosed
 from apr_eval.core import Completion, Score
-from apr_eval.harness.extract import reasoning_unclosed
 from apr_eval.harness.rundir import RunDir
 
 LENGTH = "length"  # the finish_reason of a generation stopped by max_tokens (every backend)

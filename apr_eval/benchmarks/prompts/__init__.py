@@ -41,7 +41,7 @@ from apr_eval.errors import UsageError
 
 ASSISTANT = "assistant"
 ALL_BENCHMARKS = "*"
-# Extraction steps a preset may name (implemented in apr_eval.harness.extract).
+# Extraction steps a preset may name (implemented in apr_eval.benchmarks.extract).
 EXTRACT_STEPS = ("tabs-to-spaces", "cut-at-backticks", "last-block")
 DEFAULT_ANSWER = "```python\n{prompt}\n{completion}\n```"
 

@@ -1,4 +1,4 @@
-"""Verdicts in other tools' shapes (converted only here, at the edge)."""
+"""Verdicts in evalplus's eval_results.json shape (`--evalplus-out`), converted only here."""
 
 from __future__ import annotations
 
