@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from apr_eval.core import Execution, ModelInfo, RunManifest, SamplingParams, Verdict
-from apr_eval.harness import rundir
-from apr_eval.harness.rundir import RunDir
+from apr_eval.harness.run import rundir
+from apr_eval.harness.run.rundir import RunDir
 
 P = Verdict.PASSED
 F = Verdict.FAILED

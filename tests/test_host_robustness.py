@@ -14,8 +14,8 @@ from apr_eval.benchmarks.evalplus_common import EvalplusJudge, Expected
 from apr_eval.benchmarks.evalplus_outputs import evalplus_results
 from apr_eval.benchmarks.lcb_compare import stdout_mismatch, truncate
 from apr_eval.core import Check, ExecMode, Job, SampleKey, TestGroup, Verdict
-from apr_eval.harness.outputs_lcb import sample_metadata
-from apr_eval.harness.rundir import _json_line, execution_from_json, execution_to_json
+from apr_eval.harness.interop.lcb_out import sample_metadata
+from apr_eval.harness.run.rundir import _json_line, execution_from_json, execution_to_json
 from apr_eval.sandbox import codec
 from apr_eval.sandbox.container import Deadlines, Stream, StreamBroken
 from apr_eval.sandbox.docker_executor import settle

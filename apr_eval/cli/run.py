@@ -19,11 +19,10 @@ from apr_eval.cli.common import (
     truncation_line,
 )
 from apr_eval.cli.progress import RichProgress
-from apr_eval.core import Problem, PromptStyle, SamplingParams, Score
+from apr_eval.core import Problem, PromptStyle, RunSpec, SamplingParams, Score
 from apr_eval.errors import UsageError
-from apr_eval.harness import pipeline, stages
-from apr_eval.harness.rundir import RunDir
-from apr_eval.harness.spec import RunSpec
+from apr_eval.harness.run import pipeline, stages
+from apr_eval.harness.run.rundir import RunDir
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 
@@ -128,7 +127,7 @@ def _write_outputs(run: RunDir, evalplus_out: Path | None, lcb_out: Path | None)
         _evalplus_out(evalplus_out, benchmark, run)
         click.echo(f"evalplus-format results: {evalplus_out}")
     if lcb_out is not None:
-        from apr_eval.harness.outputs_lcb import write_lcb_out
+        from apr_eval.harness.interop.lcb_out import write_lcb_out
 
         write_lcb_out(lcb_out, benchmark, run)
         click.echo(f"LiveCodeBench-format results: {lcb_out}")
@@ -221,7 +220,8 @@ def execute(run_ref: str, executor_name: str, workers: int | None, batch_size: i
     limits (memory, time factors) always come from the run's manifest."""
     run_dir = open_run(run_ref, results_dir)
     spec, benchmark, problems = _run_context(run_dir)
-    spec = spec or RunSpec(model=run_dir.manifest().model.name)
+    manifest = run_dir.manifest()
+    spec = spec or RunSpec(model=manifest.model.name, benchmark=manifest.benchmark)
     limits = replace(spec.limits, workers=workers or spec.limits.workers,
                      batch_size=batch_size or spec.limits.batch_size)
     spec = replace(spec, limits=limits)

@@ -22,8 +22,8 @@ import pandas as pd
 from apr_eval.benchmarks.base import open_benchmark, score_rule
 from apr_eval.core import ModelInfo, Problem, RunManifest
 from apr_eval.errors import AprEvalError
-from apr_eval.harness import rundir
-from apr_eval.harness.rundir import RunDir
+from apr_eval.harness.run import rundir
+from apr_eval.harness.run.rundir import RunDir
 from apr_eval.leaderboard import store
 from apr_eval.leaderboard.migrations import Connection, SchemaError, refresh_problem_results
 
@@ -47,7 +47,7 @@ def model_id(model: ModelInfo) -> str:
 
 def comparability_key(manifest: RunManifest) -> str:
     """The key the pipeline recorded in the manifest, else the same hash computed here."""
-    from apr_eval.harness.manifest import comparability_key as compute
+    from apr_eval.harness.run.manifest import comparability_key as compute
 
     recorded = manifest.extra.get("comparability_key")
     return str(recorded) if recorded else compute(manifest)
