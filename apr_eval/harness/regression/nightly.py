@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from apr_eval.benchmarks.base import open_benchmark
+from apr_eval.benchmarks.prompts import load_preset
 from apr_eval.core import PromptStyle, RunManifest, RunSpec, Verdict, spec_digest
 from apr_eval.errors import AprEvalError, BackendError
 from apr_eval.harness.regression.compare import Comparison, compare_runs, list_runs, resolve_run
@@ -33,8 +35,9 @@ from apr_eval.harness.regression.nightly_config import (
 from apr_eval.harness.regression.nightly_report import CellOutcome, write_report
 from apr_eval.harness.regression.paired import decide
 from apr_eval.harness.regression.places import Place
+from apr_eval.harness.run import pipeline
 from apr_eval.harness.run.rundir import RunDir
-from apr_eval.harness.run.stages import ingest
+from apr_eval.harness.run.stages import execute, ingest, score
 from apr_eval.harness.scoring import stats
 from apr_eval.sandbox.executor import Executor
 
@@ -164,15 +167,11 @@ def previous_run(run: RunDir, results_dir: Path) -> RunDir | None:
 
 def preflight(config: NightlyConfig) -> None:
     """Open every benchmark entry and prompt preset before any model is loaded."""
-    from apr_eval.benchmarks.base import open_benchmark
-    from apr_eval.benchmarks.prompts import load_preset
-    from apr_eval.harness.run.pipeline import select_problems
-
     for i, bench in enumerate(config.benchmarks):
         place = Place.array("benchmarks", i)
         try:
             problems = open_benchmark(bench.name, bench.version, **bench.options).load()
-            select_problems(problems, bench.problems)
+            pipeline.select_problems(problems, bench.problems)
         except (AprEvalError, TypeError) as exc:
             raise place_error(config.path, place, str(exc)) from None
     for cell in config.cells():
@@ -209,9 +208,6 @@ def infra_errors(run: RunDir) -> int:
 def retry_infra(spec: RunSpec, run: RunDir, executor: Executor) -> int:
     """The local executor's policy for what is left as ``infra_error``: one more try of each
     such sample (fresh containers), then the run is re-scored. Returns how many remain."""
-    from apr_eval.harness.run import pipeline
-    from apr_eval.harness.run.stages import execute, score
-
     benchmark = pipeline.open_spec_benchmark(spec)
     problems = pipeline.select_problems(benchmark.load(), spec.problems, spec.limit)
     execute(run, problems, benchmark, executor, spec.limits, retry_infra_errors=True)
@@ -223,8 +219,6 @@ def _ensure_run(spec: RunSpec, run: RunDir, config: NightlyConfig,
                 factory: ExecutorFactory) -> str:
     """Run or resume the cell's run unless it is finished, then retry its infra errors once;
     returns the status word."""
-    from apr_eval.harness.run import pipeline
-
     status = "up to date"
     if not is_complete(run):
         status = "resumed" if run.exists() else "ran"
@@ -249,8 +243,6 @@ def _tag(run: RunDir, name: str) -> None:
 
 def run_cell(cell: Cell, config: NightlyConfig, *, cache_path: Path, echo: Echo,
              executor_factory: ExecutorFactory | None = None) -> CellOutcome:
-    from apr_eval.harness.run import pipeline
-
     fingerprint = model_fingerprint(cell, rerun=config.rerun, cache_path=cache_path)
     spec = cell_spec(cell, config.executor, fingerprint)
     run = pipeline.run_dir_for(spec, config.results_dir)

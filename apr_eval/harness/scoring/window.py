@@ -13,6 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from apr_eval.core import DateWindow, Execution, Problem, SampleKey, Score
+from apr_eval.harness.scoring.score import score_run
 
 if TYPE_CHECKING:
     from apr_eval.benchmarks.base import Benchmark
@@ -61,8 +62,6 @@ def score_in_window(run_id: str, executions: Mapping[SampleKey, Execution], benc
                     problems: Sequence[Problem], *, window: DateWindow,
                     cutoff: date | None) -> tuple[list[Score], WindowReport]:
     """Re-score a run on the problems released inside ``window`` (LCB's date slider)."""
-    from apr_eval.harness.scoring.score import score_run
-
     inside = {p.problem_id for p in window.select(problems)}
     kept = {k: e for k, e in executions.items() if e.problem_id in inside}
     scores = score_run(run_id, kept, benchmark)
