@@ -25,8 +25,8 @@ from typing import Any
 
 from apr_eval.benchmarks.base import open_benchmark
 from apr_eval.core import Prompt, PromptStyle, SamplingParams
-from apr_eval.harness import models
-from apr_eval.harness.backends.llamacpp import LlamaCppBackend
+from apr_eval.harness.generation import models
+from apr_eval.harness.generation.backends.llamacpp import LlamaCppBackend
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from apr_eval.core import ChatMessage, Prompt, PromptStyle, SamplingParams
-from apr_eval.harness import models
-from apr_eval.harness.backends.llamacpp import LlamaCppBackend
+from apr_eval.harness.generation import models
+from apr_eval.harness.generation.backends.llamacpp import LlamaCppBackend
 
 DATA = Path("/work/shared/data/humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
 STOP = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(")

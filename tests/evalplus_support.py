@@ -107,7 +107,7 @@ def run_apr(bench: str, dataset: Path, samples: Path, results: Path,
     """apr-eval's base/plus verdict of every sample, through the Docker sandbox."""
     from apr_eval.benchmarks.base import open_benchmark
     from apr_eval.core import SandboxLimits
-    from apr_eval.harness.evaluate import EvaluateRequest, evaluate
+    from apr_eval.harness.interop.evaluate import EvaluateRequest, evaluate
     from apr_eval.sandbox.docker_executor import DockerExecutor
 
     benchmark = open_benchmark(bench, None, path=str(dataset))

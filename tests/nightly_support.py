@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from apr_eval.core import Execution, ModelInfo, RunManifest, SamplingParams, Verdict
-from apr_eval.harness import rundir
-from apr_eval.harness.rundir import RunDir
+from apr_eval.harness.run import rundir
+from apr_eval.harness.run.rundir import RunDir
 
 P = Verdict.PASSED
 F = Verdict.FAILED
@@ -85,7 +85,7 @@ class ToyPlus:
                 for i in range(self.size)]
 
     def render_prompt(self, problem: Any, style: Any) -> Any:
-        from apr_eval.harness.prompts import render_evalplus
+        from apr_eval.benchmarks.prompts import render_evalplus
 
         return render_evalplus(problem, style)
 

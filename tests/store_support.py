@@ -19,9 +19,9 @@ from apr_eval.core import (
     SamplingParams,
     Verdict,
 )
-from apr_eval.harness import rundir
-from apr_eval.harness.passk import ks_for, per_problem
-from apr_eval.harness.rundir import RunDir
+from apr_eval.harness.run import rundir
+from apr_eval.harness.run.rundir import RunDir
+from apr_eval.harness.scoring.passk import ks_for, per_problem
 
 P, F = Verdict.PASSED, Verdict.FAILED
 

@@ -8,7 +8,7 @@ import pytest
 
 from apr_eval.core import ChatMessage, Prompt, PromptStyle
 from apr_eval.errors import UsageError
-from apr_eval.harness.backends.base import is_prefill, parse_options
+from apr_eval.harness.generation.backends.base import is_prefill, parse_options
 
 
 @dataclass(frozen=True)

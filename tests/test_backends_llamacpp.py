@@ -12,9 +12,9 @@ from gguf_writer import write_gguf
 
 from apr_eval.core import ChatMessage, GenerationOutput, Prompt, PromptStyle, SamplingParams
 from apr_eval.errors import BackendError, UsageError
-from apr_eval.harness import models
-from apr_eval.harness.backends.base import BACKENDS, PartialGenerationError
-from apr_eval.harness.backends.llamacpp import LlamaCppBackend
+from apr_eval.harness.generation import models
+from apr_eval.harness.generation.backends.base import BACKENDS, PartialGenerationError
+from apr_eval.harness.generation.backends.llamacpp import LlamaCppBackend
 
 # -- no model needed ----------------------------------------------------------------------
 

@@ -20,9 +20,9 @@ import requests
 
 from apr_eval.core import ChatMessage, Prompt, PromptStyle, SamplingParams
 from apr_eval.errors import BackendError, UsageError
-from apr_eval.harness import models
-from apr_eval.harness.backends.base import BACKENDS, PartialGenerationError
-from apr_eval.harness.backends.openai import OpenAIBackend
+from apr_eval.harness.generation import models
+from apr_eval.harness.generation.backends.base import BACKENDS, PartialGenerationError
+from apr_eval.harness.generation.backends.openai import OpenAIBackend
 
 # (path, body) -> (status, json reply)
 Responder = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]

@@ -18,8 +18,8 @@ from gguf_writer import write_gguf
 
 from apr_eval.core import ChatMessage, Prompt, PromptStyle, SamplingParams
 from apr_eval.errors import UsageError
-from apr_eval.harness.backends.base import BACKENDS, PartialGenerationError
-from apr_eval.harness.backends.vllm import VllmBackend
+from apr_eval.harness.generation.backends.base import BACKENDS, PartialGenerationError
+from apr_eval.harness.generation.backends.vllm import VllmBackend
 
 
 @dataclass

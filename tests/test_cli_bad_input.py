@@ -12,7 +12,7 @@ import pytest
 import toybench
 
 from apr_eval.cli import entrypoint
-from apr_eval.harness.rundir import COMPLETIONS, read_jsonl
+from apr_eval.harness.run.rundir import COMPLETIONS, read_jsonl
 
 toybench.register()
 

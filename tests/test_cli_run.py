@@ -9,7 +9,7 @@ import pytest
 import toybench
 
 from apr_eval.cli import entrypoint
-from apr_eval.harness.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
+from apr_eval.harness.run.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
 
 toybench.register()
 RESPONSES = "responses=" + json.dumps({"def f": ["    return 1\n"]})

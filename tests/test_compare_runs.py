@@ -9,8 +9,8 @@ import pytest
 from nightly_support import E, F, P, T, problems, run_cli, write_run
 
 from apr_eval.core import ModelInfo
-from apr_eval.harness.compare import compare_runs, resolve_run
-from apr_eval.harness.compare_report import comparison_markdown
+from apr_eval.harness.regression.compare import compare_runs, resolve_run
+from apr_eval.harness.regression.report import comparison_markdown
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def regressed(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_regression_scores_flips_and_kinds(regressed: tuple[Path, Path]) -> None:
     a, b = regressed
-    from apr_eval.harness.rundir import RunDir
+    from apr_eval.harness.run.rundir import RunDir
 
     c = compare_runs(RunDir(a), RunDir(b))
     base, plus = c.scores
@@ -120,7 +120,7 @@ def test_each_score_changing_field_is_named(tmp_path: Path, override: dict[str, 
     samples = {p: [(P, P)] for p in problems(3)}
     a = write_run(tmp_path, "a", samples)
     b = write_run(tmp_path, "b", samples, **override)  # type: ignore[arg-type]
-    from apr_eval.harness.compare import ComparabilityError
+    from apr_eval.harness.regression.compare import ComparabilityError
 
     with pytest.raises(ComparabilityError, match=rf"{field} differs"):
         compare_runs(a, b)
@@ -128,7 +128,7 @@ def test_each_score_changing_field_is_named(tmp_path: Path, override: dict[str, 
 
 def test_sampling_and_benchmark_differences(tmp_path: Path) -> None:
     from apr_eval.core import SamplingParams
-    from apr_eval.harness.compare import ComparabilityError
+    from apr_eval.harness.regression.compare import ComparabilityError
 
     samples = {p: [(P, P)] for p in problems(3)}
     a = write_run(tmp_path, "a", samples)

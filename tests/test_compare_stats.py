@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from apr_eval.harness import stats
+from apr_eval.harness.scoring import stats
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ import pytest
 from nightly_support import F, P, problems, run_cli, write_run
 
 from apr_eval.core import Verdict
-from apr_eval.harness.compare import compare_runs
+from apr_eval.harness.regression.compare import compare_runs
 
 INFRA = Verdict.INFRA_ERROR
 
@@ -76,7 +76,7 @@ def test_same_model_rarely_regresses_and_flips_little(tmp_path: Path) -> None:
 
 
 def compare_runs_path(a: Path, b: Path):  # type: ignore[no-untyped-def]
-    from apr_eval.harness.rundir import RunDir
+    from apr_eval.harness.run.rundir import RunDir
 
     return compare_runs(RunDir(a), RunDir(b))
 

@@ -15,7 +15,7 @@ import pytest
 
 from apr_eval.benchmarks.base import open_benchmark
 from apr_eval.core import SandboxLimits
-from apr_eval.harness.evaluate import EvaluateRequest, evaluate
+from apr_eval.harness.interop.evaluate import EvaluateRequest, evaluate
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
 

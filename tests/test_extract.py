@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from evalplus.sanitize import sanitize as evalplus_sanitize
 
-from apr_eval.core import ChatMessage, Problem, Prompt, PromptStyle
-from apr_eval.harness.extract import (
+from apr_eval.benchmarks.extract import (
     extract_code,
     fenced_blocks,
     program_text,
@@ -21,7 +20,8 @@ from apr_eval.harness.extract import (
     sanitize,
     strip_reasoning,
 )
-from apr_eval.harness.prompts import render_evalplus
+from apr_eval.benchmarks.prompts import render_evalplus
+from apr_eval.core import ChatMessage, Problem, Prompt, PromptStyle
 
 HE = Problem("humaneval", "v0.1.10", "HumanEval/0",
              "from typing import List\n\n\ndef total(xs: List[int]) -> int:\n"

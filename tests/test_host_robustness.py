@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from apr_eval.benchmarks.evalplus_common import EvalplusJudge, Expected
+from apr_eval.benchmarks.evalplus_outputs import evalplus_results
 from apr_eval.benchmarks.lcb_compare import stdout_mismatch, truncate
 from apr_eval.core import Check, ExecMode, Job, SampleKey, TestGroup, Verdict
-from apr_eval.harness.outputs import evalplus_results
-from apr_eval.harness.outputs_lcb import sample_metadata
-from apr_eval.harness.rundir import _json_line, execution_from_json, execution_to_json
+from apr_eval.harness.interop.lcb_out import sample_metadata
+from apr_eval.harness.run.rundir import _json_line, execution_from_json, execution_to_json
 from apr_eval.sandbox import codec
 from apr_eval.sandbox.container import Deadlines, Stream, StreamBroken
 from apr_eval.sandbox.docker_executor import settle
@@ -166,8 +166,8 @@ def test_fuzzed_records_never_crash_settle_or_the_exporters():
 
 
 def test_evalplus_export_writes_ints_past_the_str_limit(tmp_path):
+    from apr_eval.benchmarks.evalplus_outputs import write_json
     from apr_eval.core import Execution, FailingTest
-    from apr_eval.harness.outputs import write_json
 
     big = 10 ** 5000
     e = Execution("p", 0, Verdict.FAILED, {"base": Verdict.FAILED},

@@ -74,7 +74,7 @@ def test_evaluated_run_carries_dates_and_a_meaningful_name(tmp_path: Path) -> No
     """A LiveCodeBench run from `evaluate` (with --data-file, which the store cannot reopen)
     reaches the contamination window; its model is named after the samples' folder, and
     the same file evaluated twice is one evaluation."""
-    from apr_eval.harness.rundir import RunDir
+    from apr_eval.harness.run.rundir import RunDir
     from apr_eval.leaderboard import ingest, store
     from apr_eval.leaderboard import queries as q
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from apr_eval.benchmarks.livecodebench import LiveCodeBench, read_lcb_samples
+from apr_eval.benchmarks.livecodebench import LiveCodeBench
 from apr_eval.core import Execution, FailingTest, Verdict
 from apr_eval.errors import DataError
-from apr_eval.harness.outputs_lcb import write_eval_all
+from apr_eval.harness.interop.lcb_out import write_eval_all
+from apr_eval.harness.interop.samples import read_lcb_samples
 
 
 def test_reads_lcb_runner_output_and_our_jsonl(tmp_path: Path) -> None:

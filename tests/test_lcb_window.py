@@ -6,8 +6,8 @@ from datetime import date
 
 from apr_eval.benchmarks.base import open_benchmark
 from apr_eval.core import Check, GroupEnd, GroupResult, Outcome, OutcomeKind, SandboxLimits
-from apr_eval.harness.score import score_run
-from apr_eval.harness.window import (
+from apr_eval.harness.scoring.score import score_run
+from apr_eval.harness.scoring.window import (
     DateWindow,
     possibly_contaminated,
     score_in_window,

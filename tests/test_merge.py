@@ -14,13 +14,12 @@ import pytest
 from test_cli_run import cli
 from test_pipeline import spec  # fake backend and executor on the toy benchmark
 
-from apr_eval.core import SamplingParams
+from apr_eval.core import RunSpec, SamplingParams
 from apr_eval.errors import UsageError
-from apr_eval.harness import pipeline
-from apr_eval.harness.manifest import comparability_key
-from apr_eval.harness.merge import merge_runs
-from apr_eval.harness.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
-from apr_eval.harness.spec import RunSpec
+from apr_eval.harness.run import pipeline
+from apr_eval.harness.run.manifest import comparability_key
+from apr_eval.harness.run.merge import merge_runs
+from apr_eval.harness.run.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
 from apr_eval.sandbox.executor import FakeExecutor
 
 FIRST, SECOND = ("toy/0", "toy/1", "toy/2"), ("toy/3", "toy/4", "toy/5")

@@ -11,7 +11,7 @@ import pytest
 from gguf_writer import write_gguf
 
 from apr_eval.errors import DataError, UsageError
-from apr_eval.harness import gguf, models
+from apr_eval.harness.generation import gguf, models
 
 
 @pytest.fixture(autouse=True)
@@ -146,7 +146,7 @@ def test_gguf_conversion_needs_its_packages_and_is_done_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
-    from apr_eval.harness import convert
+    from apr_eval.harness.generation import convert
 
     path = write_gguf(tmp_path / "m.gguf")
     monkeypatch.setitem(sys.modules, "torch", None)

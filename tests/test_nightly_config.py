@@ -12,9 +12,9 @@ from nightly_support import nightly_toml, register
 
 from apr_eval.cli import entrypoint
 from apr_eval.core import SamplingParams
-from apr_eval.harness.backends.base import BACKENDS
-from apr_eval.harness.nightly_config import load_config
-from apr_eval.harness.nightly_places import Place, locate
+from apr_eval.harness.generation.backends.base import BACKENDS
+from apr_eval.harness.regression.nightly_config import load_config
+from apr_eval.harness.regression.places import Place, locate
 
 ENTERED: list[str] = []
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from apr_eval.harness.backends.base import BACKENDS
-from apr_eval.harness.nightly_config import load_config
+from apr_eval.harness.generation.backends.base import BACKENDS
+from apr_eval.harness.regression.nightly_config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "nightly.toml"
@@ -81,7 +81,7 @@ def test_example_config_is_valid(tmp_path: Path, spy_llamacpp: None) -> None:
     assert SEEN[1][0] == str(models / "my-finetune-f16.gguf")
     # The options are ones the real llamacpp backend knows, where it is installed here.
     try:
-        module = importlib.import_module("apr_eval.harness.backends.llamacpp")
+        module = importlib.import_module("apr_eval.harness.generation.backends.llamacpp")
     except ImportError:
         return
     option_types = [v for v in vars(module).values()

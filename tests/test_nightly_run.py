@@ -18,8 +18,8 @@ from nightly_support import (
 )
 
 from apr_eval.cli import entrypoint
-from apr_eval.harness.nightly import model_fingerprint
-from apr_eval.harness.nightly_config import load_config
+from apr_eval.harness.regression.nightly import model_fingerprint
+from apr_eval.harness.regression.nightly_config import load_config
 
 REGRESS = {1: FAIL_BODY, 2: FAIL_BODY, 3: PLUS_FAIL_BODY, 4: TIMEOUT_BODY, 5: FAIL_BODY,
            6: FAIL_BODY, 7: FAIL_BODY}
@@ -156,7 +156,7 @@ def test_model_fingerprint_follows_the_file_and_the_policy(tmp_path: Path) -> No
 def test_failing_ingest_is_loud_but_loses_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from apr_eval.harness import nightly as nightly_module
+    from apr_eval.harness.regression import nightly as nightly_module
 
     def broken(run: object, db: Path) -> bool:
         raise RuntimeError("database is locked")

@@ -11,10 +11,11 @@ from nightly_support import F, P, nightly_toml, problems, register_flaky, write_
 from test_nightly_run import plugins  # noqa: F401 - the toy registries fixture
 
 from apr_eval.cli import entrypoint
-from apr_eval.harness.compare import compare_runs
-from apr_eval.harness.nightly import CellOutcome, correct_night
-from apr_eval.harness.nightly_config import load_config
-from apr_eval.harness.rundir import RunDir
+from apr_eval.harness.regression.compare import compare_runs
+from apr_eval.harness.regression.nightly import correct_night
+from apr_eval.harness.regression.nightly_config import load_config
+from apr_eval.harness.regression.nightly_report import CellOutcome
+from apr_eval.harness.run.rundir import RunDir
 
 
 @pytest.fixture(autouse=True)
@@ -80,4 +81,4 @@ def test_correction_across_the_night(tmp_path: Path) -> None:
     assert c is not None and not c.regressed and c.corrected_across == 2
     assert c.scores[1].p_adjusted == pytest.approx(0.0625)
     assert "2 comparisons" in __import__(
-        "apr_eval.harness.compare_report", fromlist=["rule_text"]).rule_text(c)
+        "apr_eval.harness.regression.report", fromlist=["rule_text"]).rule_text(c)

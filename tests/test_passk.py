@@ -3,7 +3,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from apr_eval.harness.passk import ks_for, pass_at_k, per_problem
+from apr_eval.harness.scoring.passk import ks_for, pass_at_k, per_problem
 
 
 def exact(n, c, k):

@@ -17,17 +17,17 @@ from apr_eval.core import (
     GenerationOutput,
     Prompt,
     PromptStyle,
+    RunSpec,
     SamplingParams,
     SandboxLimits,
     Verdict,
 )
 from apr_eval.errors import BackendError, UsageError
-from apr_eval.harness import pipeline, stages
-from apr_eval.harness.backends.base import PartialGenerationError
-from apr_eval.harness.backends.fake import FakeBackend
-from apr_eval.harness.manifest import comparability_key
-from apr_eval.harness.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
-from apr_eval.harness.spec import RunSpec
+from apr_eval.harness.generation.backends.base import PartialGenerationError
+from apr_eval.harness.generation.backends.fake import FakeBackend
+from apr_eval.harness.run import pipeline, stages
+from apr_eval.harness.run.manifest import comparability_key
+from apr_eval.harness.run.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
 from apr_eval.sandbox.executor import FakeExecutor
 
 toybench.register()

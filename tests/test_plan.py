@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from nightly_support import F, P, problems, run_cli, write_run
 
-from apr_eval.harness import power, stats
+from apr_eval.harness.regression import power
+from apr_eval.harness.scoring import stats
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

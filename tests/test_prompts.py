@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from evalplus.provider.utility import EOS, extra_eos_for_direct_completion, make_raw_chat_prompt
 
-from apr_eval.core import Problem, PromptStyle
-from apr_eval.errors import UsageError
-from apr_eval.harness.prompts import (
+from apr_eval.benchmarks.prompts import (
     builtin_presets,
     choose_style,
     load_preset,
@@ -19,6 +17,8 @@ from apr_eval.harness.prompts import (
     preset_record,
     render_evalplus,
 )
+from apr_eval.core import Problem, PromptStyle
+from apr_eval.errors import UsageError
 
 HE = Problem("humaneval", "v0.1.10", "HumanEval/0",
              "from typing import List\n\n\ndef add(a: int, b: int) -> int:\n"

@@ -155,8 +155,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture(scope="module")
 def checks(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Check]:
     from apr_eval.benchmarks.base import open_benchmark
-    from apr_eval.harness.evaluate import load_samples
-    from apr_eval.harness.execution import Program, build_checks
+    from apr_eval.harness.interop.evaluate import load_samples
+    from apr_eval.harness.run.execution import Program, build_checks
 
     lines = (shared_data / SAMPLES).read_text().splitlines()[:TASKS]
     path = tmp_path_factory.mktemp("samples") / "he.jsonl"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from apr_eval.harness.rundir import COMPLETIONS, EXECUTIONS, read_jsonl
+from apr_eval.harness.run.rundir import COMPLETIONS, EXECUTIONS, read_jsonl
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent

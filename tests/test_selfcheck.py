@@ -4,7 +4,7 @@ import pytest
 
 from apr_eval.benchmarks.base import open_benchmark
 from apr_eval.core import SandboxLimits
-from apr_eval.harness.selfcheck import last_selfcheck, run_selfcheck
+from apr_eval.harness.run.selfcheck import last_selfcheck, run_selfcheck
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
 

@@ -10,8 +10,8 @@ import pytest
 from nightly_support import P, problems, write_run
 
 from apr_eval.cli import entrypoint
-from apr_eval.harness.manifest import SEMANTICS_VERSION, comparability_key
-from apr_eval.harness.rundir import MANIFEST, RunDir
+from apr_eval.harness.run.manifest import SEMANTICS_VERSION, comparability_key
+from apr_eval.harness.run.rundir import MANIFEST, RunDir
 
 
 def _old_manifest(run: RunDir) -> None:
@@ -47,8 +47,8 @@ def test_runs_before_and_after_the_fix_are_not_comparable(
 def test_new_manifests_record_the_current_semantics(tmp_path: Path) -> None:
     from apr_eval.benchmarks.base import open_benchmark
     from apr_eval.core import SandboxLimits
-    from apr_eval.harness.evaluate import EvaluateRequest, open_run
-    from apr_eval.harness.samples import Sample
+    from apr_eval.harness.interop.evaluate import EvaluateRequest, open_run
+    from apr_eval.harness.interop.samples import Sample
 
     bench = open_benchmark("humaneval")
     samples = tmp_path / "s.jsonl"

@@ -13,7 +13,7 @@ from apr_eval.benchmarks.base import BENCHMARKS
 from apr_eval.cli import entrypoint, main
 from apr_eval.core import Execution, Problem
 from apr_eval.errors import DataError
-from apr_eval.harness import rundir
+from apr_eval.harness.run import rundir
 from apr_eval.leaderboard import ingest, store
 from apr_eval.leaderboard import queries as q
 

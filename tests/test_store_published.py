@@ -13,7 +13,7 @@ import pytest
 from store_support import F, P, fixture_results, model, write_run
 
 from apr_eval.errors import DataError
-from apr_eval.harness import rundir
+from apr_eval.harness.run import rundir
 from apr_eval.leaderboard import ingest, published, store
 from apr_eval.leaderboard import queries as q
 from apr_eval.leaderboard import run_queries as rq

@@ -14,8 +14,8 @@ import pytest
 from pandas.testing import assert_frame_equal
 from store_support import LCB_DATES, F, P, fixture_results, model, write_run
 
-from apr_eval.harness import rundir
-from apr_eval.harness.rundir import RunDir
+from apr_eval.harness.run import rundir
+from apr_eval.harness.run.rundir import RunDir
 from apr_eval.leaderboard import ingest, store, tables
 from apr_eval.leaderboard import queries as q
 from apr_eval.leaderboard import run_queries as rq

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import toybench
 
-from apr_eval.core import Completion, GenerationOutput, Prompt, SamplingParams
-from apr_eval.harness import pipeline
-from apr_eval.harness.backends.fake import FakeBackend
-from apr_eval.harness.compare import compare_runs
-from apr_eval.harness.rundir import RunDir
-from apr_eval.harness.spec import RunSpec
-from apr_eval.harness.truncation import Truncation, count, truncation_note
+from apr_eval.core import Completion, GenerationOutput, Prompt, RunSpec, SamplingParams
+from apr_eval.harness.generation.backends.fake import FakeBackend
+from apr_eval.harness.regression.compare import compare_runs
+from apr_eval.harness.run import pipeline
+from apr_eval.harness.run.rundir import RunDir
+from apr_eval.harness.run.truncation import Truncation, count, truncation_note
 from apr_eval.sandbox.executor import FakeExecutor
 
 toybench.register()

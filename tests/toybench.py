@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 
 from apr_eval.benchmarks.base import BENCHMARKS
+from apr_eval.benchmarks.prompts import render_evalplus
 from apr_eval.core import (
     Check,
     ExecMode,
@@ -23,7 +24,6 @@ from apr_eval.core import (
     TestGroup,
     Verdict,
 )
-from apr_eval.harness.prompts import render_evalplus
 
 
 class ToyBench:

@@ -19,6 +19,8 @@ from apr_eval.benchmarks.evalplus_common import (
     read_tasks,
     task_allowance,
 )
+from apr_eval.benchmarks.extract import extract_code
+from apr_eval.benchmarks.prompts import render_evalplus
 from apr_eval.core import (
     Check,
     ExecMode,
@@ -29,6 +31,7 @@ from apr_eval.core import (
     SampleKey,
     SandboxLimits,
     TestGroup,
+    Verdict,
 )
 from apr_eval.errors import UsageError
 from apr_eval.settings import load_settings
@@ -92,10 +95,9 @@ class EvalplusBenchmark:
         except KeyError:
             raise UsageError(f"{self.name} {self.version} has no task '{problem_id}'") from None
 
-    def render_prompt(self, problem: Problem, style: PromptStyle) -> Prompt:
-        from apr_eval.harness.prompts import render_evalplus
-
-        return render_evalplus(problem, style)
+    def render_prompt(self, problem: Problem, style: PromptStyle,
+                      preset: str = "default") -> Prompt:
+        return render_evalplus(problem, style, preset)
 
     def assemble(self, problem: Problem, completion: str) -> str:
         """evalplus: a sample's program is the prompt followed by its completion."""
@@ -105,10 +107,15 @@ class EvalplusBenchmark:
         t = self.task(problem.problem_id)
         return str(t["prompt"] + t["canonical_solution"])
 
-    def passed(self, score_name: str, group_verdicts: dict[str, str]) -> bool:
+    @classmethod
+    def passed(cls, score_name: str, group_verdicts: Mapping[str, Verdict]) -> bool:
         """`humaneval`: base tests pass; `humaneval+`: base AND plus pass (evalplus)."""
-        wanted = ("base",) if score_name == self.score_names[0] else GROUPS
-        return all(group_verdicts.get(g) == "passed" for g in wanted)
+        wanted = GROUPS[:1] if score_name == cls.score_names[0] else GROUPS
+        return all(group_verdicts.get(g) == Verdict.PASSED for g in wanted)
+
+    def extract_code(self, problem: Problem, prompt: Prompt, raw: str) -> str:
+        """evalplus's sanitized solution (``evalplus.codegen``)."""
+        return extract_code(raw, prompt, problem.entry_point)
 
     def build_check(self, problem: Problem, code: str, sample_index: int,
                     limits: SandboxLimits) -> Check:

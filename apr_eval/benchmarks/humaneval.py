@@ -8,6 +8,8 @@ from apr_eval.benchmarks.evalplus_common import DataFile
 
 class HumanEvalPlus(EvalplusBenchmark):
     name = "humaneval"
+    title = "HumanEval"
+    averaged = True  # its strictest score joins the leaderboard's average
     dataset = "humaneval"
     score_names = ("humaneval", "humaneval+")
     default_version = "v0.1.10"

@@ -21,7 +21,7 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,9 @@ from typing import Any
 from apr_eval.benchmarks import lcb_compare, lcb_program, lcb_prompts
 from apr_eval.benchmarks.lcb_decode import TestCase, parse_tests
 from apr_eval.core import (
+    HEADLINE,
     Check,
+    DateWindow,
     ExecMode,
     Job,
     Problem,
@@ -38,9 +40,9 @@ from apr_eval.core import (
     SampleKey,
     SandboxLimits,
     TestGroup,
+    Verdict,
 )
 from apr_eval.errors import DataError, UsageError
-from apr_eval.harness.window import DateWindow
 
 HUB_REPO = "livecodebench/code_generation_lite"
 DELTA_FILES = ("test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl",
@@ -83,7 +85,10 @@ def _parse_date(value: object, what: str) -> date | None:
 
 class LiveCodeBench:
     name = "livecodebench"
+    title = "LiveCodeBench"
     score_names = ("livecodebench",)
+    dated = True  # the leaderboard scores it per release-date window
+    averaged = True
     has_canonical = False  # LCB ships no reference solutions: no selfcheck
 
     def __init__(self, version: str | None = None, path: str | None = None,
@@ -197,9 +202,10 @@ class LiveCodeBench:
                                   inputs=inputs, expected=expected)
         return Check(job, judge)
 
-    def passed(self, score_name: str, group_verdicts: dict[str, str]) -> bool:
-        verdict = group_verdicts.get(lcb_compare.TESTS_GROUP, group_verdicts.get(""))
-        return verdict == "passed"
+    @classmethod
+    def passed(cls, score_name: str, group_verdicts: Mapping[str, Verdict]) -> bool:
+        verdict = group_verdicts.get(lcb_compare.TESTS_GROUP, group_verdicts.get(HEADLINE))
+        return verdict == Verdict.PASSED
 
 
 def _canonical(p: Problem) -> bytes:
@@ -277,10 +283,3 @@ def _hub_rows(files: Sequence[str]) -> Iterator[dict[str, Any]]:
                         f"{type(exc).__name__}: {exc}") from None
     for row in table:
         yield dict(row)
-
-
-def read_lcb_samples(path: str) -> list[tuple[str, int, str]]:
-    """lcb_runner output (``question_id`` + ``code_list``) or our JSONL -> (id, index, code)."""
-    from apr_eval.harness.outputs_lcb import read_lcb_samples as read
-
-    return read(path)

@@ -16,6 +16,8 @@ def _not_none_tasks() -> frozenset[str]:
 
 class MbppPlus(EvalplusBenchmark):
     name = "mbpp"
+    title = "MBPP"
+    averaged = True  # its strictest score joins the leaderboard's average
     dataset = "mbpp"
     score_names = ("mbpp", "mbpp+")
     default_version = "v0.2.0"

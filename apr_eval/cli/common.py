@@ -94,3 +94,12 @@ def score_table(title: str, scores: Sequence[Score]) -> Table:
                       + (f" ({s.ci_method})" if s.ci_method else ""), str(s.problems),
                       str(s.samples), str(s.excluded))
     return table
+
+
+def store_ingest_run() -> Callable[[Path, Path], None] | None:
+    """The store's ingest for the harness to hand finished runs to (None: not installed)."""
+    try:
+        from apr_eval.leaderboard.ingest import ingest_run
+    except ModuleNotFoundError:
+        return None
+    return ingest_run

@@ -19,7 +19,7 @@ from apr_eval.errors import UsageError
 from apr_eval.settings import load_settings
 
 if TYPE_CHECKING:
-    from apr_eval.harness.compare import Comparison
+    from apr_eval.harness.regression.compare import Comparison
 
 FORMATS = ("table", "md", "json")
 
@@ -28,7 +28,7 @@ def _print_table(c: Comparison) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from apr_eval.harness.compare_report import (
+    from apr_eval.harness.regression.report import (
         FLIP_HEADER,
         SCORE_HEADER,
         flip_rows,
@@ -95,8 +95,8 @@ def compare(ctx: click.Context, *, run_a: str, run_b: str, fmt: str, max_drop: f
     Exit 0: no regression; 1: a significant drop larger than --max-drop; 2: usage or
     comparability error; 3: inconclusive (too many infra errors).
     """
-    from apr_eval.harness.compare import compare_runs, resolve_run
-    from apr_eval.harness.compare_report import comparison_markdown
+    from apr_eval.harness.regression.compare import compare_runs, resolve_run
+    from apr_eval.harness.regression.report import comparison_markdown
 
     if not 0 < alpha < 1 or max_drop < 0 or not 0 <= max_infra_share <= 1:
         raise UsageError("need 0 < --alpha < 1, --max-drop >= 0 and 0 <= --max-infra-share <= 1")
@@ -131,7 +131,7 @@ def nightly(ctx: click.Context, *, config_path: Path, results_dir: Path | None,
     Exit 0: no regression; 1: a comparison regressed; 2: bad config (before anything runs);
     3: a cell could not run or be compared (see the report).
     """
-    from apr_eval.harness.nightly import load_config, run_nightly
+    from apr_eval.harness.regression.nightly import load_config, run_nightly
 
     config = load_config(config_path, results_dir=results_dir,
                          default_results=load_settings().results_dir)

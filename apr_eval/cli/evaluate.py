@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from apr_eval.benchmarks import evalplus_outputs as outputs
 from apr_eval.benchmarks.base import BENCHMARKS, Benchmark, open_benchmark
 from apr_eval.cli.common import (
     console,
@@ -17,13 +18,13 @@ from apr_eval.cli.common import (
     score_table,
     stdout,
 )
+from apr_eval.core import DateWindow
 from apr_eval.errors import SandboxUnavailable, UsageError
-from apr_eval.harness import outputs
-from apr_eval.harness.evaluate import EvaluateRequest
-from apr_eval.harness.evaluate import evaluate as run_evaluate
-from apr_eval.harness.rundir import RunDir
-from apr_eval.harness.selfcheck import last_selfcheck, run_selfcheck
-from apr_eval.harness.window import DateWindow, window_report
+from apr_eval.harness.interop.evaluate import EvaluateRequest
+from apr_eval.harness.interop.evaluate import evaluate as run_evaluate
+from apr_eval.harness.run.rundir import RunDir
+from apr_eval.harness.run.selfcheck import last_selfcheck, run_selfcheck
+from apr_eval.harness.scoring.window import window_report
 from apr_eval.sandbox.executor import EXECUTORS, Executor
 from apr_eval.settings import load_settings
 
@@ -40,9 +41,10 @@ def make_executor(name: str, ray_address: str | None = None) -> Executor:
 
 
 def _ingest(db: Path, run: RunDir) -> str:
-    from apr_eval.harness.stages import ingest
+    from apr_eval.harness.run.stages import ingest
+    from apr_eval.leaderboard.ingest import ingest_run
 
-    ingest(run, db)
+    ingest(run, db, ingest_run)
     return str(db)
 
 
@@ -105,7 +107,7 @@ def evaluate(bench: str, version: str | None, data_file: str | None, samples: Pa
     executor = make_executor(executor_name, ray_address)
     req = EvaluateRequest(benchmark, samples, results_dir(results), limits, run_id,
                           model_name, allow_missing, cutoff.date() if cutoff else None)
-    from apr_eval.harness.evaluate import load_samples
+    from apr_eval.harness.interop.evaluate import load_samples
 
     total = len(load_samples(benchmark, samples, allow_missing))
     with execution_progress(total) as on_result:
@@ -120,7 +122,7 @@ def evaluate(bench: str, version: str | None, data_file: str | None, samples: Pa
     if evalplus_out:
         _evalplus_out(evalplus_out, benchmark, run)
     if lcb_out:
-        from apr_eval.harness.outputs_lcb import write_lcb_out
+        from apr_eval.harness.interop.lcb_out import write_lcb_out
 
         write_lcb_out(lcb_out, benchmark, run)
     db = _ingest(load_settings().db_path if results is None else Path(results) /

@@ -22,7 +22,7 @@ def merge(run_refs: tuple[str, ...], run_id: str, results_dir: Path | None) -> N
     Then `apr-eval execute` and `score` the merged run as any other; the shards stay as they
     are.
     """
-    from apr_eval.harness.merge import merge_runs
+    from apr_eval.harness.run.merge import merge_runs
 
     shards = [open_run(ref, results_dir) for ref in run_refs]
     report = merge_runs(shards, run_id, common.results_dir(results_dir))

@@ -22,9 +22,9 @@ def _problem_count(bench: str, version: str | None) -> int:
 def _from_run(ref: str, results_dir: Path, score: str | None) -> tuple[str, int, float | None,
                                                                        str]:
     """(benchmark, problems, per-sample variance or None, score) of an earlier run."""
-    from apr_eval.harness.compare import resolve_run, score_rules
-    from apr_eval.harness.paired import outcomes, pair_executions
-    from apr_eval.harness.power import within_from_counts
+    from apr_eval.harness.regression.compare import resolve_run, score_rules
+    from apr_eval.harness.regression.paired import outcomes, pair_executions
+    from apr_eval.harness.regression.power import within_from_counts
 
     run = resolve_run(ref, results_dir)
     manifest = run.manifest()
@@ -69,7 +69,7 @@ def plan(bench: str | None, delta_pp: float, from_run: str | None, score: str | 
          discordance: float, tau_pp: float, problems: int | None, samples_now: int,
          alpha: float, power: float, results_dir: Path | None) -> None:
     """Samples per problem needed to detect a DELTA pp gap with 80% power (or why not)."""
-    from apr_eval.harness import power as pw
+    from apr_eval.harness.regression import power as pw
 
     if delta_pp <= 0:
         raise UsageError("--delta must be > 0 (percentage points)")

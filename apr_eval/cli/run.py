@@ -12,13 +12,17 @@ from typing import Any
 import click
 
 from apr_eval.cli import common
-from apr_eval.cli.common import limits_from, sandbox_options, truncation_line
+from apr_eval.cli.common import (
+    limits_from,
+    sandbox_options,
+    store_ingest_run,
+    truncation_line,
+)
 from apr_eval.cli.progress import RichProgress
-from apr_eval.core import Problem, PromptStyle, SamplingParams, Score
+from apr_eval.core import Problem, PromptStyle, RunSpec, SamplingParams, Score
 from apr_eval.errors import UsageError
-from apr_eval.harness import pipeline, stages
-from apr_eval.harness.rundir import RunDir
-from apr_eval.harness.spec import RunSpec
+from apr_eval.harness.run import pipeline, stages
+from apr_eval.harness.run.rundir import RunDir
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 
@@ -123,7 +127,7 @@ def _write_outputs(run: RunDir, evalplus_out: Path | None, lcb_out: Path | None)
         _evalplus_out(evalplus_out, benchmark, run)
         click.echo(f"evalplus-format results: {evalplus_out}")
     if lcb_out is not None:
-        from apr_eval.harness.outputs_lcb import write_lcb_out
+        from apr_eval.harness.interop.lcb_out import write_lcb_out
 
         write_lcb_out(lcb_out, benchmark, run)
         click.echo(f"LiveCodeBench-format results: {lcb_out}")
@@ -145,7 +149,8 @@ def run(evalplus_out: Path | None, lcb_out: Path | None, no_ingest: bool,
     executor = pipeline.open_executor(spec.executor)
     with RichProgress() as progress:
         result = pipeline.run_pipeline(spec, executor=executor, results_dir=results,
-                                       progress=progress, db_path=db)
+                                       progress=progress, db_path=db,
+                                       ingest_run=store_ingest_run())
     click.echo(f"run id: {result.run.run_id}")
     _echo_scores(result.scores)
     if result.generation is not None and result.generation.seconds > 0:
@@ -215,7 +220,8 @@ def execute(run_ref: str, executor_name: str, workers: int | None, batch_size: i
     limits (memory, time factors) always come from the run's manifest."""
     run_dir = open_run(run_ref, results_dir)
     spec, benchmark, problems = _run_context(run_dir)
-    spec = spec or RunSpec(model=run_dir.manifest().model.name)
+    manifest = run_dir.manifest()
+    spec = spec or RunSpec(model=manifest.model.name, benchmark=manifest.benchmark)
     limits = replace(spec.limits, workers=workers or spec.limits.workers,
                      batch_size=batch_size or spec.limits.batch_size)
     spec = replace(spec, limits=limits)

@@ -45,7 +45,7 @@ QUERIES: dict[str, Any] = {
 ROW_PX = 35
 MIN_CURVE_PROBLEMS = 20
 PERCENT_SUFFIXES = ("pass@1", "pass@5", "pass@10", "pass@100", "low", "high", "average",
-                    "humaneval+", "mbpp+", "livecodebench", "max_tokens cut")
+                    *q.AVERAGE_OF, "max_tokens cut")
 
 
 def db_path() -> Path:
@@ -159,7 +159,7 @@ def leaderboard_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
         lcb = fetch(db, "window", start, end, show)
         everyone = fetch(db, "window", start, end, True)
         hidden = int(everyone["contaminated"].sum()) if not show else 0
-        st.subheader("LiveCodeBench")
+        st.subheader(q.LAYOUT.dated_titles[0])
         top = lcb.dropna(subset=["rank"]).head(1)
         leader = (f"top: **{top['model'].iloc[0]}** {top['pass@1'].iloc[0]:.1%}"
                   if len(top) else "no ranked model")
@@ -173,8 +173,7 @@ def leaderboard_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
                                  help="Runs cut short or limited to some problems are never "
                                       "ranked; by default they are not shown either.")
     for family, names in q.FAMILIES.items():
-        st.subheader(" / ".join(n.replace("humaneval", "HumanEval").replace("mbpp", "MBPP")
-                                for n in names))
+        st.subheader(" / ".join(n.replace(names[0], family) for n in names))
         frame = fetch(db, "family", names, unranked)
         if frame.empty:
             st.caption(f"No {family} runs yet.")
@@ -230,7 +229,8 @@ def plots_tab(db: Path, window: tuple[date, date, bool] | None) -> None:
         st.caption("No runs of quantized models with a base model recorded yet.")
         return
     base = st.selectbox("Base model", bases["base_model"], key="base_model")
-    score = st.selectbox("Score", ["humaneval+", "humaneval", "mbpp+", "mbpp", q.LCB],
+    score = st.selectbox("Score", [*(n for names in q.FAMILIES.values()
+                                     for n in reversed(names)), q.LCB],
                          key="quant_score")
     quant = percent(fetch(db, "quantization", base, score))
     if quant.empty:

@@ -2,9 +2,10 @@
 compare`` and the nightly print) when both run directories are at hand, else the same paired
 statistics over the per-problem results in the database.
 
-``apr_eval.harness.compare`` reads the run directories (the source of truth) and adds a paired
-test (exact McNemar for one sample per problem) and the verdict kinds of each flip; published
-runs have no directory, so for them the store's own :func:`run_queries.compare_runs` is used.
+``apr_eval.harness.regression.compare`` reads the run directories (the source of truth) and
+adds a paired test (exact McNemar for one sample per problem) and the verdict kinds of each
+flip; published runs have no directory, so for them the store's own
+:func:`run_queries.compare_runs` is used.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from apr_eval.harness.rundir import RunDir
+from apr_eval.harness.run.rundir import RunDir
 from apr_eval.leaderboard import run_queries as rq
 from apr_eval.leaderboard.migrations import Connection
 
@@ -28,8 +29,8 @@ class RunComparison:
 
 
 def _from_directories(a: Path, b: Path, score: str) -> RunComparison | None:
-    from apr_eval.harness.compare import compare_runs
-    from apr_eval.harness.compare_report import verdict_label
+    from apr_eval.harness.regression.compare import compare_runs
+    from apr_eval.harness.regression.report import verdict_label
 
     result = compare_runs(RunDir(a), RunDir(b), force=True)
     match = [s for s in result.scores if s.score == score]

@@ -19,10 +19,11 @@ from typing import Any
 
 import pandas as pd
 
+from apr_eval.benchmarks.base import open_benchmark, score_rule
 from apr_eval.core import ModelInfo, Problem, RunManifest
 from apr_eval.errors import AprEvalError
-from apr_eval.harness import rundir
-from apr_eval.harness.rundir import RunDir
+from apr_eval.harness.run import rundir
+from apr_eval.harness.run.rundir import RunDir
 from apr_eval.leaderboard import store
 from apr_eval.leaderboard.migrations import Connection, SchemaError, refresh_problem_results
 
@@ -46,7 +47,7 @@ def model_id(model: ModelInfo) -> str:
 
 def comparability_key(manifest: RunManifest) -> str:
     """The key the pipeline recorded in the manifest, else the same hash computed here."""
-    from apr_eval.harness.manifest import comparability_key as compute
+    from apr_eval.harness.run.manifest import comparability_key as compute
 
     recorded = manifest.extra.get("comparability_key")
     return str(recorded) if recorded else compute(manifest)
@@ -137,14 +138,11 @@ def _status(manifest: RunManifest, executions: int, scored: bool) -> str:
     return "complete"
 
 
-def _score_names(manifest: RunManifest, scores: pd.DataFrame, execs: pd.DataFrame) -> list[str]:
-    """The headline scores to keep per problem: scores.json's, else guessed from the groups."""
+def _score_names(manifest: RunManifest, scores: pd.DataFrame) -> list[str]:
+    """The headline scores to keep per problem: scores.json's, else the benchmark's own."""
     if not scores.empty:
         return sorted(set(scores["score_name"]))
-    names = [manifest.benchmark]
-    if not execs.empty and execs["group_verdicts"].str.contains('"plus"').any():
-        names.append(manifest.benchmark + "+")
-    return names
+    return sorted(score_rule(manifest.benchmark, manifest.benchmark_version or None).names)
 
 
 # ------------------------------------------------------------------ problems
@@ -170,8 +168,6 @@ def _problems_from_manifest(manifest: RunManifest) -> list[dict[str, Any]]:
 @functools.lru_cache(maxsize=8)
 def _benchmark_problems(name: str, version: str) -> tuple[Problem, ...]:
     """The benchmark's own Problem records (release dates), or () if it cannot be loaded."""
-    from apr_eval.benchmarks.base import open_benchmark
-
     # Dates are optional metadata: a benchmark that cannot be built here must not stop ingest.
     with contextlib.suppress(AprEvalError, ImportError, OSError, TypeError, ValueError,
                              KeyError, AttributeError):
@@ -244,7 +240,7 @@ def write_run(con: Connection, run: RunDir) -> str:
     insert_frame(con, "executions", execs)
     insert_frame(con, "scores", scores)
     _write_problems(con, manifest)
-    refresh_problem_results(con, run_id, _score_names(manifest, scores, execs))
+    refresh_problem_results(con, run_id, _score_names(manifest, scores))
     return run_id
 
 

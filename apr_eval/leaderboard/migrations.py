@@ -8,23 +8,19 @@ know was written by a newer apr-eval and is refused with a clear message.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
+from apr_eval.benchmarks.base import ScoreRule, headline_passed, score_rule
+from apr_eval.core import HEADLINE, Verdict
 from apr_eval.errors import UsageError
 
 Connection = Any  # duckdb.DuckDBPyConnection (duckdb ships no type information)
-
-# A sample counts as passed for one headline score when: the score name ends in "+" (evalplus
-# "base AND plus") or the sample has no "base" group -> the headline verdict passed; otherwise
-# (the base score of an evalplus benchmark) -> the "base" group passed.
-PASSED_SQL = """
-CASE WHEN s.score_name LIKE '%+'
-          OR json_extract_string(e.group_verdicts, '$.base') IS NULL
-     THEN e.verdict = 'passed'
-     ELSE json_extract_string(e.group_verdicts, '$.base') = 'passed' END
-"""
 
 # The unbiased pass@k estimator (Chen et al. 2021): 1 - C(n-c, k) / C(n, k), via lgamma.
 _PASS_AT_K_SQL = """
@@ -114,20 +110,44 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def refresh_problem_results(con: Connection, run_id: str, score_names: list[str]) -> None:
-    """(Re)compute one run's per-problem results from its executions."""
+    """(Re)compute one run's per-problem results from its executions, each sample judged by
+    its benchmark's own pass rule (``Benchmark.passed``), as ``scores.json`` is."""
     con.execute("DELETE FROM problem_results WHERE run_id = ?", [run_id])
+    counted = problem_counts(con, run_id, score_names)
+    if counted.empty:
+        return
     ks = ",\n".join(_PASS_AT_K_SQL.format(k=k) for k in PER_PROBLEM_KS if k > 1)
-    for score_name in score_names:
+    con.register("counted_in", counted)
+    try:
         con.execute(f"""
             INSERT INTO problem_results BY NAME
-            WITH counted AS (
-                SELECT e.run_id, s.score_name, e.problem_id, count(*)::INTEGER AS n,
-                       count_if({PASSED_SQL})::INTEGER AS c
-                FROM executions e, (SELECT ? AS score_name) s
-                WHERE e.run_id = ? GROUP BY ALL)
             SELECT run_id, score_name, problem_id, n, c, c / n AS pass_at_1, {ks}
-            FROM counted
-        """, [score_name, run_id])
+            FROM counted_in""")
+    finally:
+        con.unregister("counted_in")
+
+
+def problem_counts(con: Connection, run_id: str, score_names: list[str]) -> pd.DataFrame:
+    """(run_id, score_name, problem_id, n, c) for one run, by its benchmark's pass rule."""
+    bench = con.execute("SELECT benchmark, benchmark_version FROM runs WHERE run_id = ?",
+                        [run_id]).fetchall()
+    rule = (_rule(bench[0][0], bench[0][1]) if bench
+            else ScoreRule(tuple(score_names), headline_passed))
+    samples: dict[str, list[dict[str, Verdict]]] = {}
+    for pid, verdict, groups in con.execute(
+            "SELECT problem_id, verdict, group_verdicts FROM executions WHERE run_id = ? "
+            "ORDER BY problem_id, sample_index", [run_id]).fetchall():
+        verdicts = {k: Verdict(v) for k, v in json.loads(groups or "{}").items()}
+        samples.setdefault(pid, []).append({HEADLINE: Verdict(verdict), **verdicts})
+    rows = [{"run_id": run_id, "score_name": name, "problem_id": pid, "n": len(v),
+             "c": rule.counts(name, v)}
+            for name in score_names for pid, v in samples.items()]
+    return pd.DataFrame(rows, columns=["run_id", "score_name", "problem_id", "n", "c"])
+
+
+@functools.lru_cache(maxsize=16)
+def _rule(benchmark: str, version: str | None) -> ScoreRule:
+    return score_rule(benchmark, version)
 
 
 def refresh_release_dates(con: Connection) -> None:

@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from apr_eval.benchmarks.livecodebench import LiveCodeBench
 from apr_eval.errors import DataError
 from apr_eval.leaderboard import store
 from apr_eval.leaderboard.ingest import RUN_TABLES, insert_frame, write_problems
 
-BENCHMARK = "livecodebench"
+BENCHMARK = LiveCodeBench.name
 VERSION = "release_v6"
-RUN_PREFIX = "published:livecodebench:"
+RUN_PREFIX = f"published:{BENCHMARK}:"
 CUTOFF_SOURCE = "release date (LiveCodeBench leaderboard)"
 DATE_OFFSET = timedelta(days=1)
 

@@ -19,15 +19,15 @@ from datetime import date
 
 import pandas as pd
 
+from apr_eval.benchmarks.base import leaderboard_layout
 from apr_eval.leaderboard.migrations import PER_PROBLEM_KS, Connection
 from apr_eval.leaderboard.tables import curve_intervals
 
-LCB = "livecodebench"
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "HumanEval": ("humaneval", "humaneval+"),
-    "MBPP": ("mbpp", "mbpp+"),
-}
-AVERAGE_OF: tuple[str, ...] = ("humaneval+", "mbpp+", LCB)
+# Which tables show which scores: each registered benchmark declares it (benchmarks/base.py).
+LAYOUT = leaderboard_layout()
+LCB = LAYOUT.dated[0]  # the score recomputed per release-date window
+FAMILIES: dict[str, tuple[str, ...]] = LAYOUT.families
+AVERAGE_OF: tuple[str, ...] = LAYOUT.average_of
 Z95 = 1.96
 META_COLUMNS = ["quantization", "bits", "parameters", "base_model", "config"]
 

@@ -15,7 +15,7 @@ import pandas as pd
 from apr_eval.leaderboard.migrations import Connection
 
 if TYPE_CHECKING:
-    from apr_eval.harness.paired import ScoreComparison
+    from apr_eval.harness.regression.paired import ScoreComparison
 from apr_eval.sandbox import codec
 
 TAIL_LINES = 20
@@ -133,7 +133,7 @@ def score_summary(s: ScoreComparison, run_a: str, run_b: str, verdict: str) -> p
 def compare_scores(con: Connection, run_a: str, run_b: str,
                    score_name: str) -> ScoreComparison | None:
     """The harness's paired comparison of one score from per-problem (n, c) in the store."""
-    from apr_eval.harness.paired import Outcome, compare_score
+    from apr_eval.harness.regression.paired import Outcome, compare_score
 
     rows = _frame(con, """
         SELECT a.problem_id, a.n AS na, a.c AS ca, b.n AS nb, b.c AS cb
@@ -151,8 +151,8 @@ def compare_runs(con: Connection, run_a: str, run_b: str, score_name: str) -> pd
     """pass@1 of two runs on the problems both ran, and delta = b − a with the comparison
     report's interval and test (exact McNemar at one sample per problem, paired t over
     problems otherwise); one score, so no multiplicity correction."""
-    from apr_eval.harness.compare_report import verdict_label
-    from apr_eval.harness.paired import decide
+    from apr_eval.harness.regression.paired import decide
+    from apr_eval.harness.regression.report import verdict_label
 
     s = compare_scores(con, run_a, run_b, score_name)
     if s is None:

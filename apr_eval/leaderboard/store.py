@@ -201,21 +201,3 @@ def ensure(db_path: Path) -> int:
     with writer(db_path) as con:
         version = len(applied(con))
     return version
-
-
-def ingest_run(db_path: Path, run_path: Path) -> None:
-    """Ingest one run directory, idempotent by run id and visible all-or-nothing.
-
-    Re-exported here for callers that look the store up by this module
-    (:func:`apr_eval.leaderboard.ingest.ingest_run` does the work).
-    """
-    from apr_eval.leaderboard.ingest import ingest_run as ingest
-
-    ingest(db_path, run_path)
-
-
-def rebuild(db_path: Path, results_dir: Path) -> None:
-    """A new database from every run under ``results_dir`` (published imports are kept)."""
-    from apr_eval.leaderboard.ingest import rebuild as rebuild_all
-
-    rebuild_all(db_path, results_dir)

@@ -138,7 +138,7 @@ def curve_intervals(frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     (sum of per-problem pass@1) and ``total2`` (sum of squares)."""
     from scipy import stats as sps
 
-    from apr_eval.harness.passk import wilson
+    from apr_eval.harness.scoring.passk import wilson
 
     n = frame["problems"].to_numpy(dtype=float)
     mean = frame["total"].to_numpy(dtype=float) / n

@@ -31,6 +31,7 @@ RUNNER_FILES: tuple[tuple[str, Path | None], ...] = (
     ("apr_eval/__init__.py", None),
     ("apr_eval/sandbox/__init__.py", None),
     ("apr_eval/sandbox/codec.py", _HERE / "codec.py"),
+    ("apr_eval/sandbox/digest.py", _HERE / "digest.py"),
     ("apr_eval/sandbox/guard.py", _HERE / "guard.py"),
     ("apr_eval/sandbox/lockdown.py", _HERE / "lockdown.py"),
     ("apr_eval/sandbox/runner.py", _HERE / "runner.py"),

@@ -1,0 +1,1 @@
+"""Benchmarks: each owns its data, prompts, score names, pass rule and extraction."""

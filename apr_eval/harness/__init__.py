@@ -1,0 +1,1 @@
+"""Generation, execution, scoring and comparison of runs (see docs/layout.md)."""

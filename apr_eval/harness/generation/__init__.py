@@ -1,0 +1,1 @@
+"""Generation: backends and the models they load (embedded GGUF models, conversion)."""

@@ -1,0 +1,1 @@
+"""Interop with other tools: samples made elsewhere, verdicts in their shapes."""

@@ -1,0 +1,1 @@
+"""Regression: comparing runs, the power planner, nightly jobs and their reports."""

@@ -1,0 +1,1 @@
+"""Scoring: pass@k, intervals and tests, release-date windows."""
