@@ -25,7 +25,7 @@ from apr_eval.core import (
 from apr_eval.errors import BackendError, UsageError
 from apr_eval.harness.generation.backends.base import PartialGenerationError
 from apr_eval.harness.generation.backends.fake import FakeBackend
-from apr_eval.harness.run import pipeline, stages
+from apr_eval.harness.run import pipeline, rundir, stages
 from apr_eval.harness.run.manifest import comparability_key
 from apr_eval.harness.run.rundir import COMPLETIONS, EXECUTIONS, RunDir, read_jsonl
 from apr_eval.sandbox.executor import FakeExecutor
@@ -267,10 +267,33 @@ def test_infra_errors_count_until_retried(tmp_path: Path) -> None:
     assert again.execution.done_now == 0  # a plain rerun keeps the verdict
     bench = toybench.ToyBench()
     problems = list(bench.load())
-    stats = pipeline.execute_stage(r.run, bench, problems, FakeExecutor(), spec(),
-                                   progress=stages.NullProgress(), retry_infra_errors=True)
+    stats = pipeline.execute_stage(r.run, bench, problems, FakeExecutor(), spec().limits,
+                                   progress=stages.NullProgress(),
+                                   retry_infra_errors=True).stats
     assert stats.done_now == 1
     assert not any(e.verdict is Verdict.INFRA_ERROR for e in r.run.executions().values())
     [p1] = [s for s in stages.score(r.run, bench) if s.k == 1]
     assert p1.excluded == 0 and p1.pass_at_k == pytest.approx(0.5)
     assert len(lines(r.run, EXECUTIONS)) == 13  # the file keeps both lines of that sample
+
+
+def test_a_run_reads_executions_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The execute stage hands the verdicts it read and appended to scoring: one read of
+    executions.jsonl per run, fresh or resumed (appending reads only the file's last byte)."""
+    reads: list[str] = []
+    whole = rundir.read_jsonl
+
+    def counted(path: Path) -> Iterator[dict[str, object]]:
+        reads.append(path.name)
+        return whole(path)
+
+    monkeypatch.setattr(rundir, "read_jsonl", counted)
+    first = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
+    assert reads.count(EXECUTIONS) == 1 and len(first.scores) > 0
+    (first.run.path / "scores.json").unlink()
+    with (first.run.path / EXECUTIONS).open("rb+") as f:  # lose the last verdict
+        f.truncate(len(f.read().rstrip(b"\n").rsplit(b"\n", 1)[0]) + 1)
+    reads.clear()
+    again = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
+    assert reads.count(EXECUTIONS) == 1
+    assert again.execution.done_now == 1 and again.scores == first.scores

@@ -20,7 +20,7 @@ from apr_eval.core import Completion, Execution
 
 
 class RichProgress:
-    """Implements ``apr_eval.harness.run.stages.Progress`` on stderr."""
+    """Implements ``apr_eval.harness.run.progress.Progress`` on stderr."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)

@@ -21,7 +21,7 @@ from apr_eval.cli.common import (
 from apr_eval.cli.progress import RichProgress
 from apr_eval.core import Problem, PromptStyle, RunSpec, SamplingParams, Score
 from apr_eval.errors import UsageError
-from apr_eval.harness.run import pipeline, stages
+from apr_eval.harness.run import execution, pipeline, stages
 from apr_eval.harness.run.rundir import RunDir
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
@@ -227,8 +227,9 @@ def execute(run_ref: str, executor_name: str, workers: int | None, batch_size: i
     spec = replace(spec, limits=limits)
     executor = pipeline.open_executor(executor_name)
     with RichProgress() as progress:
-        stats = pipeline.execute_stage(run_dir, benchmark, problems, executor, spec,
-                                       progress=progress, retry_infra_errors=retry_infra_errors)
+        stats = execution.execute_stage(run_dir, benchmark, problems, executor, spec.limits,
+                                        progress=progress,
+                                        retry_infra_errors=retry_infra_errors).stats
     click.echo(f"run id: {run_dir.run_id}: executed {stats.done_now} sample(s), "
                f"{stats.done_before + stats.done_now}/{stats.total} done")
 

@@ -112,8 +112,8 @@ def evaluate(req: EvaluateRequest, executor: Executor,
     run = open_run(req, samples, executor.image_digest)
     record_completions(run, samples)
     programs = [Program(s.problem_id, s.sample_index, s.code) for s in samples]
-    execute(run, req.benchmark, programs, executor, req.limits, on_result)
-    scores = with_truncation(score_run(run.run_id, run.executions(), req.benchmark),
+    executions = execute(run, req.benchmark, programs, executor, req.limits, on_result)
+    scores = with_truncation(score_run(run.run_id, executions, req.benchmark),
                              run_truncation(run))
     run.write_scores([s.__dict__ for s in scores])
     return run, scores

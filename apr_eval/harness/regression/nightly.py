@@ -36,8 +36,9 @@ from apr_eval.harness.regression.nightly_report import CellOutcome, write_report
 from apr_eval.harness.regression.paired import decide
 from apr_eval.harness.regression.places import Place
 from apr_eval.harness.run import pipeline
+from apr_eval.harness.run.execution import execute_stage
 from apr_eval.harness.run.rundir import RunDir
-from apr_eval.harness.run.stages import execute, ingest, score
+from apr_eval.harness.run.stages import ingest, score
 from apr_eval.harness.scoring import stats
 from apr_eval.sandbox.executor import Executor
 
@@ -210,9 +211,10 @@ def retry_infra(spec: RunSpec, run: RunDir, executor: Executor) -> int:
     such sample (fresh containers), then the run is re-scored. Returns how many remain."""
     benchmark = pipeline.open_spec_benchmark(spec)
     problems = pipeline.select_problems(benchmark.load(), spec.problems, spec.limit)
-    execute(run, problems, benchmark, executor, spec.limits, retry_infra_errors=True)
-    score(run, benchmark, [p.problem_id for p in problems])
-    return infra_errors(run)
+    done = execute_stage(run, benchmark, problems, executor, spec.limits,
+                         retry_infra_errors=True, record_image=False).executions
+    score(run, benchmark, [p.problem_id for p in problems], executions=done)
+    return sum(e.verdict is Verdict.INFRA_ERROR for e in done.values())
 
 
 def _ensure_run(spec: RunSpec, run: RunDir, config: NightlyConfig,

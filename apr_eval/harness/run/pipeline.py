@@ -7,7 +7,6 @@ compete for the same cores. ``apr-eval run`` and ``apr-eval nightly`` both call 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,14 +28,12 @@ from apr_eval.core import (
 )
 from apr_eval.errors import UsageError
 from apr_eval.harness.generation.backends.base import BACKENDS, Backend, decoding
-from apr_eval.harness.run.manifest import build_manifest, check_same_run, with_image, with_key
+from apr_eval.harness.run.execution import execute_stage
+from apr_eval.harness.run.manifest import build_manifest, check_same_run
+from apr_eval.harness.run.progress import NullProgress, Progress, StageStats
 from apr_eval.harness.run.rundir import RunDir
 from apr_eval.harness.run.stages import (
     IngestRun,
-    NullProgress,
-    Progress,
-    StageStats,
-    execute,
     generate,
     ingest,
     missing_samples,
@@ -167,19 +164,6 @@ def generate_stage(spec: RunSpec, run: RunDir, benchmark: Benchmark, problems: l
     return manifest, stats
 
 
-def execute_stage(run: RunDir, benchmark: Benchmark, problems: list[Problem],
-                  executor: Executor, spec: RunSpec, *, progress: Progress,
-                  retry_infra_errors: bool = False) -> StageStats:
-    manifest = run.manifest()
-    digest = executor.image_digest
-    if not run.executions():
-        manifest = dataclasses.replace(manifest, image_digest="")
-    if manifest.image_digest != digest:
-        run.write_manifest(with_key(with_image(manifest, digest)))
-    return execute(run, problems, benchmark, executor, spec.limits, progress=progress,
-                   retry_infra_errors=retry_infra_errors)
-
-
 def prepare(spec: RunSpec, results_dir: Path, backend_factory: BackendFactory = open_backend,
             ) -> tuple[RunDir, Benchmark, list[Problem], Backend]:
     """Resolve and validate a spec: run directory, benchmark, problems, backend (not loaded)."""
@@ -204,7 +188,8 @@ def run_pipeline(spec: RunSpec, *, executor: Executor, results_dir: Path,
     run, benchmark, problems, backend = prepare(spec, results_dir, backend_factory)
     progress.note(f"run id: {run.run_id} ({run.path})")
     _, gen = generate_stage(spec, run, benchmark, problems, backend=backend, progress=progress)
-    exe = execute_stage(run, benchmark, problems, executor, spec, progress=progress)
-    scores = score(run, benchmark, [p.problem_id for p in problems])
+    exe = execute_stage(run, benchmark, problems, executor, spec.limits, progress=progress)
+    scores = score(run, benchmark, [p.problem_id for p in problems],
+                   executions=exe.executions)
     ingested = ingest(run, db_path, ingest_run) if db_path is not None else False
-    return RunResult(run, run.manifest(), tuple(scores), gen, exe, ingested)
+    return RunResult(run, run.manifest(), tuple(scores), gen, exe.stats, ingested)

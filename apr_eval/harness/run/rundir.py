@@ -60,13 +60,15 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _cut_torn_tail(path: Path) -> None:
+    """Drop a torn last line; a whole file is only read when its last byte is not a newline."""
     if not path.exists() or path.stat().st_size == 0:
         return
     with path.open("rb+") as f:
-        data = f.read()
-        if data.endswith(b"\n"):
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
             return
-        f.truncate(data.rfind(b"\n") + 1)
+        f.seek(0)
+        f.truncate(f.read().rfind(b"\n") + 1)
 
 
 # ------------------------------------------------------------------ records <-> JSON
@@ -185,10 +187,7 @@ class RunDir:
     def executions(self) -> dict[SampleKey, Execution]:
         out: dict[SampleKey, Execution] = {}
         for d in read_jsonl(self.path / EXECUTIONS):
-            e = execution_from_json(d)
-            old = out.get(e.key)
-            if old is None or old.verdict is Verdict.INFRA_ERROR:
-                out[e.key] = e
+            add_execution(out, execution_from_json(d))
         return out
 
     def open_append(self, name: str) -> IO[str]:
@@ -240,6 +239,13 @@ def write_jsonl(path: Path, objs: Iterable[dict[str, Any]]) -> None:
         f.writelines(map(_json_line, objs))
         f.flush()
         os.fsync(f.fileno())
+
+
+def add_execution(executions: dict[SampleKey, Execution], e: Execution) -> None:
+    """A later line of the same sample wins only over an INFRA_ERROR (a retry)."""
+    old = executions.get(e.key)
+    if old is None or old.verdict is Verdict.INFRA_ERROR:
+        executions[e.key] = e
 
 
 def append_execution(f: IO[str], e: Execution) -> None:

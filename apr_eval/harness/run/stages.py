@@ -1,7 +1,8 @@
-"""The four stages of a run, each resumable per sample from its run directory.
+"""The stages of a run, each resumable per sample from its run directory.
 
 - :func:`generate`: samples without a completion -> ``completions.jsonl`` (per backend call).
-- :func:`execute`: completions without an execution -> ``executions.jsonl`` (per verdict).
+- ``execution.execute_stage``: completions without an execution -> ``executions.jsonl`` (per
+  verdict); it hands back the verdicts it read and appended, for :func:`score`.
 - :func:`score`: executions -> ``scores.json``.
 - :func:`ingest`: the run directory -> DuckDB (through the store's ingest callable).
 
@@ -14,10 +15,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from apr_eval.benchmarks.base import Benchmark
 from apr_eval.benchmarks.extract import extract_code
@@ -30,62 +29,15 @@ from apr_eval.core import (
     PromptStyle,
     SampleKey,
     SamplingParams,
-    SandboxLimits,
     Score,
 )
 from apr_eval.errors import AprEvalError, BackendError, UsageError
 from apr_eval.harness.generation.backends.base import Backend, PartialGenerationError
-from apr_eval.harness.run.execution import Program, pending
-from apr_eval.harness.run.execution import execute as execute_programs
-from apr_eval.harness.run.rundir import (
-    COMPLETIONS,
-    RunDir,
-    append_completion,
-)
+from apr_eval.harness.run.progress import NullProgress, Progress, StageStats
+from apr_eval.harness.run.rundir import COMPLETIONS, RunDir, append_completion
 from apr_eval.harness.run.truncation import run_truncation, with_truncation
 from apr_eval.harness.scoring.score import score_run
 from apr_eval.registry import Registry
-from apr_eval.sandbox.executor import Executor
-
-
-class Progress(Protocol):
-    """What the stages report; the CLI draws bars from it. Library code never prints."""
-
-    def start(self, stage: str, total: int, done: int) -> None: ...
-
-    def completion(self, completion: Completion) -> None: ...
-
-    def execution(self, execution: Execution) -> None: ...
-
-    def note(self, message: str) -> None: ...
-
-
-class NullProgress:
-    def start(self, stage: str, total: int, done: int) -> None:
-        return None
-
-    def completion(self, completion: Completion) -> None:
-        return None
-
-    def execution(self, execution: Execution) -> None:
-        return None
-
-    def note(self, message: str) -> None:
-        return None
-
-
-@dataclass(frozen=True)
-class StageStats:
-    done_before: int  # samples already finished when the stage started
-    done_now: int  # samples finished by this call
-    total: int
-    tokens: int = 0
-    seconds: float = 0.0
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.tokens / self.seconds if self.seconds > 0 else 0.0
-
 
 Renderer = Callable[[Problem, PromptStyle], Prompt]
 # (problem, prompt, raw text) -> the program the sandbox runs (the benchmark's extraction)
@@ -192,54 +144,32 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
     return StageStats(total - missing, written, total, tokens, time.monotonic() - started)
 
 
-# ------------------------------------------------------------------------------- execute
-
-
-def execute(run: RunDir, problems: Sequence[Problem], benchmark: Benchmark,
-            executor: Executor, limits: SandboxLimits, *, retry_infra_errors: bool = False,
-            progress: Progress | None = None) -> StageStats:
-    """Run every completion that has no execution yet (and, with ``retry_infra_errors``, those
-    whose verdict is INFRA_ERROR); each verdict is appended on arrival."""
-    progress = progress or NullProgress()
-    ids = {p.problem_id for p in problems}
-    programs = [Program(c.problem_id, c.sample_index, c.code)
-                for c in run.completions().values() if c.problem_id in ids]
-    todo = pending(run, programs, retry_infra_errors)
-    progress.start("execute", len(programs), len(programs) - len(todo))
-    started = time.monotonic()
-    written = execute_programs(run, benchmark, todo, executor, limits, progress.execution,
-                               retry_infra_errors)
-    if written < len(todo):
-        progress.note(f"{len(todo) - written} sample(s) got no verdict from the "
-                      f"'{executor.name}' executor; rerun to retry them")
-    return StageStats(len(programs) - len(todo), written, len(programs),
-                      seconds=time.monotonic() - started)
-
-
 # --------------------------------------------------------------------------------- score
 
 
 def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = (), *,
-          partial: bool = False) -> list[Score]:
+          partial: bool = False,
+          executions: Mapping[SampleKey, Execution] | None = None) -> list[Score]:
     """pass@k for every headline score, written to scores.json; refuses a run with unexecuted
     samples. ``partial``: score only the problems whose every sample has a verdict, and write
-    nothing (a progress check on an unfinished run)."""
+    nothing (a progress check on an unfinished run). ``executions``: the run's verdicts as the
+    execute stage handed them back (read from the run directory when not given)."""
     manifest = run.manifest()
     ids = set(problems or manifest.problems)
     n = manifest.sampling.n if manifest.sampling else 1
-    executions: dict[SampleKey, Execution] = {
-        k: e for k, e in run.executions().items() if k.problem_id in ids}
+    given = run.executions() if executions is None else executions
+    mine = {k: e for k, e in given.items() if k.problem_id in ids}
     per_problem: dict[str, int] = {}
-    for k in executions:
+    for k in mine:
         per_problem[k.problem_id] = per_problem.get(k.problem_id, 0) + 1
     if partial:
-        executions = {k: e for k, e in executions.items() if per_problem[k.problem_id] >= n}
-        return _scored(run, executions, benchmark) if executions else []
-    missing = len(ids) * n - len(executions)
+        mine = {k: e for k, e in mine.items() if per_problem[k.problem_id] >= n}
+        return _scored(run, mine, benchmark) if mine else []
+    missing = len(ids) * n - len(mine)
     if missing > 0:
         raise UsageError(f"run '{run.run_id}' has {missing} sample(s) without a verdict; "
                          f"finish it first (apr-eval run / execute {run.path})")
-    scores = _scored(run, executions, benchmark)
+    scores = _scored(run, mine, benchmark)
     run.write_scores([dataclasses.asdict(s) for s in scores])
     return scores
 
