@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from apr_eval.benchmarks.base import Benchmark, open_benchmark
+from apr_eval.benchmarks.base import Benchmark, extract, open_benchmark
 from apr_eval.benchmarks.lcb_decode import encode_compressed
 from apr_eval.benchmarks.livecodebench import LiveCodeBench, delta_files
 from apr_eval.core import ExecMode, PromptStyle, SandboxLimits
@@ -167,6 +167,36 @@ def test_assemble_takes_the_last_code_block(embedded: LiveCodeBench) -> None:
     chat = "Here:\n```python\nprint(1)\n```\nor better\n```python\nprint(2)\nprint(3)\n```\nbye"
     assert embedded.assemble(problem, chat) == "print(2)\nprint(3)"
     assert embedded.assemble(problem, "  print(4)\n") == "print(4)"
+
+
+# Raw model outputs and what lcb_runner's extract_code (chat and *Base styles) makes of them.
+LCB_EXTRACTS = [
+    ("Here:\n```python\nprint(1)\n```\nor better\n```python\nprint(2)\nprint(3)\n```\nbye",
+     "print(2)\nprint(3)"),
+    ("print(4)\n", ""),  # fewer than two fence lines: upstream's empty program
+    ("```python\nprint(5)\n```", "print(5)"),
+    ("<think>```python\nprint(0)\n```</think>\n```python\nprint(6)\n```", "print(6)"),
+    ("```python\nx = 1\n", ""),  # an unclosed block (a truncated answer)
+]
+
+
+@pytest.mark.parametrize("style", list(PromptStyle))
+def test_run_extracts_what_lcb_runner_puts_in_code_list(embedded: LiveCodeBench,
+                                                        style: PromptStyle,
+                                                        tmp_path: Path) -> None:
+    """``run`` turns raw output into the program by the benchmark's extraction, lcb_runner's;
+    ``evaluate`` on lcb_runner's code_list (the same extraction, made there) reads the same
+    programs back."""
+    from apr_eval.harness.interop.samples import read_samples
+
+    problem = embedded.load()[0]
+    prompt = embedded.render_prompt(problem, style)
+    ran = [extract(embedded, problem, prompt, raw) for raw, _ in LCB_EXTRACTS]
+    assert ran == [code for _, code in LCB_EXTRACTS]
+    path = tmp_path / "lcb.json"
+    path.write_text(json.dumps([{"question_id": problem.problem_id, "code_list": ran}]))
+    samples = read_samples(path, {problem.problem_id}, lambda pid, c: c)
+    assert [s.code for s in samples] == ran
 
 
 def test_data_hash_ignores_how_dates_arrive(tmp_path: Path,

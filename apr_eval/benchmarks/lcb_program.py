@@ -77,12 +77,27 @@ def stdio_program(code: str) -> str:
         return code
 
 
-def extract_code(output: str) -> str:
-    """lcb_runner's ``extract_code`` for chat styles: the text between the last two lines that
-    contain a code fence. With fewer than two fences upstream returns ""; here the output itself
-    is returned (stripped), as upstream does for base-model styles."""
+def fenced_block(output: str) -> str | None:
+    """The text between the last two lines that contain a code fence (None: fewer than two),
+    as lcb_runner's ``extract_code`` cuts it."""
     lines = output.split("\n")
     fences = [i for i, line in enumerate(lines) if "```" in line]
     if len(fences) < 2:
-        return output.strip()
+        return None
     return "\n".join(lines[fences[-2] + 1: fences[-1]])
+
+
+def extract_code(output: str) -> str:
+    """lcb_runner's ``extract_code`` (``lcb_runner/utils/extraction_utils.py``) for the styles
+    our prompts follow (its ``OpenAIChat`` chat template and its ``*Base`` few-shot layout, which
+    take the same branch): the last fenced block, "" when the output has fewer than two fence
+    lines. The program ``run`` executes, and the one lcb_runner writes to ``code_list``."""
+    block = fenced_block(output)
+    return "" if block is None else block
+
+
+def assemble(completion: str) -> str:
+    """A completion made elsewhere: its last fenced block, or, with fewer than two fence lines,
+    the completion itself (stripped), taken as code another tool already extracted."""
+    block = fenced_block(completion)
+    return completion.strip() if block is None else block

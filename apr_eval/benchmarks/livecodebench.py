@@ -171,9 +171,15 @@ class LiveCodeBench:
     def render_prompt(self, problem: Problem, style: PromptStyle) -> Prompt:
         return lcb_prompts.render(problem, style)
 
+    def extract_code(self, problem: Problem, prompt: Prompt, raw: str) -> str:
+        """A model's raw answer -> the program, as lcb_runner extracts it (the last fenced
+        block; "" without one), so ``run`` judges what lcb_runner puts in ``code_list``."""
+        return lcb_program.extract_code(raw)
+
     def assemble(self, problem: Problem, completion: str) -> str:
-        """A model's answer -> the program: the last fenced code block (lcb_runner)."""
-        return lcb_program.extract_code(completion)
+        """A completion made elsewhere -> the program: its last fenced code block (lcb_runner),
+        or the completion itself when it has none (code already extracted)."""
+        return lcb_program.assemble(completion)
 
     def canonical_solution(self, problem: Problem) -> str:
         raise UsageError("livecodebench has no reference solutions (nothing to self-check)")
