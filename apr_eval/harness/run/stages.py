@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from apr_eval.benchmarks.base import Benchmark
-from apr_eval.benchmarks.extract import extract_code
 from apr_eval.core import (
     Completion,
     Execution,
@@ -40,12 +39,9 @@ from apr_eval.harness.scoring.score import score_run
 from apr_eval.registry import Registry
 
 Renderer = Callable[[Problem, PromptStyle], Prompt]
-# (problem, prompt, raw text) -> the program the sandbox runs (the benchmark's extraction)
+# (problem, prompt, raw text) -> the program the sandbox runs: the benchmark's extraction
+# (``benchmarks.base.extract``), the only one, so there is no default here.
 Extractor = Callable[[Problem, Prompt, str], str]
-
-
-def default_extract(problem: Problem, prompt: Prompt, raw: str) -> str:
-    return extract_code(raw, prompt, problem.entry_point)
 
 
 def prompt_renderer(benchmark: Benchmark, preset: str) -> Renderer:
@@ -108,8 +104,8 @@ def _call_backend(backend: Backend, prompts: list[Prompt], params: SamplingParam
 
 def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
              render: Renderer, style: PromptStyle, params: SamplingParams,
-             batch_size: int = 1, progress: Progress | None = None,
-             extract: Extractor = default_extract) -> StageStats:
+             extract: Extractor, batch_size: int = 1,
+             progress: Progress | None = None) -> StageStats:
     """Generate every missing (problem, sample); completions are appended per problem as the
     backend finishes it. A streaming backend (``generate_stream``) gets every missing problem
     in one call (it batches across problems itself); others get ``batch_size`` per call.
