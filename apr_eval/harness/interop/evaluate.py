@@ -22,7 +22,7 @@ from apr_eval.core import (
 from apr_eval.errors import UsageError
 from apr_eval.harness.generation.models import sha256_file
 from apr_eval.harness.interop.samples import Sample, read_samples, samples_model_name
-from apr_eval.harness.run.execution import OnResult, Program, execute
+from apr_eval.harness.run.execution import OnResult, execute
 from apr_eval.harness.run.manifest import SEMANTICS_VERSION
 from apr_eval.harness.run.rundir import RunDir
 from apr_eval.harness.run.truncation import run_truncation, with_truncation
@@ -111,8 +111,7 @@ def evaluate(req: EvaluateRequest, executor: Executor,
     samples = load_samples(req.benchmark, req.samples_path, req.allow_missing)
     run = open_run(req, samples, executor.image_digest)
     record_completions(run, samples)
-    programs = [Program(s.problem_id, s.sample_index, s.code) for s in samples]
-    executions = execute(run, req.benchmark, programs, executor, req.limits, on_result)
+    executions = execute(run, req.benchmark, samples, executor, req.limits, on_result)
     scores = with_truncation(score_run(run.run_id, executions, req.benchmark),
                              run_truncation(run))
     run.write_scores([s.__dict__ for s in scores])

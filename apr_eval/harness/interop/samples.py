@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from apr_eval.errors import DataError
+from apr_eval.harness.run.execution import Program
 
-
-@dataclass(frozen=True)
-class Sample:
-    problem_id: str
-    sample_index: int
-    code: str  # the full program to run
-    raw: str  # what the file held (completion or solution)
+# A sample read from a file: the program to run, with what the file held as ``raw``.
+Sample = Program
 
 
 # (problem id, completion) -> the program to run (evalplus: prompt + completion)

@@ -27,9 +27,13 @@ Executions = dict[SampleKey, Execution]
 
 @dataclass(frozen=True)
 class Program:
+    """One sample's code as the sandbox runs it (a run's completion, a canonical solution, or
+    a sample read from a file made elsewhere, which keeps what the file held in ``raw``)."""
+
     problem_id: str
     sample_index: int
-    code: str
+    code: str  # the full program to run
+    raw: str = ""
 
     @property
     def key(self) -> SampleKey:
