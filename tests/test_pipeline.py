@@ -278,8 +278,9 @@ def test_infra_errors_count_until_retried(tmp_path: Path) -> None:
 
 
 def test_a_run_reads_executions_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The execute stage hands the verdicts it read and appended to scoring: one read of
-    executions.jsonl per run, fresh or resumed (appending reads only the file's last byte)."""
+    """The execute stage hands the verdicts it read and appended, and the completions it read,
+    to scoring: one read of executions.jsonl per run, fresh or resumed (appending reads only
+    the file's last byte); completions.jsonl is read by generation and by execution."""
     reads: list[str] = []
     whole = rundir.read_jsonl
 
@@ -290,10 +291,11 @@ def test_a_run_reads_executions_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(rundir, "read_jsonl", counted)
     first = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
     assert reads.count(EXECUTIONS) == 1 and len(first.scores) > 0
+    assert reads.count(COMPLETIONS) == 2
     (first.run.path / "scores.json").unlink()
     with (first.run.path / EXECUTIONS).open("rb+") as f:  # lose the last verdict
         f.truncate(len(f.read().rstrip(b"\n").rsplit(b"\n", 1)[0]) + 1)
     reads.clear()
     again = pipeline.run_pipeline(spec(), executor=FakeExecutor(), results_dir=tmp_path)
-    assert reads.count(EXECUTIONS) == 1
+    assert reads.count(EXECUTIONS) == 1 and reads.count(COMPLETIONS) == 2
     assert again.execution.done_now == 1 and again.scores == first.scores

@@ -212,9 +212,9 @@ def retry_infra(spec: RunSpec, run: RunDir, executor: Executor) -> int:
     benchmark = pipeline.open_spec_benchmark(spec)
     problems = pipeline.select_problems(benchmark.load(), spec.problems, spec.limit)
     done = execute_stage(run, benchmark, problems, executor, spec.limits,
-                         retry_infra_errors=True, record_image=False).executions
-    score(run, benchmark, [p.problem_id for p in problems], executions=done)
-    return sum(e.verdict is Verdict.INFRA_ERROR for e in done.values())
+                         retry_infra_errors=True, record_image=False)
+    score(run, benchmark, [p.problem_id for p in problems], executed=done)
+    return sum(e.verdict is Verdict.INFRA_ERROR for e in done.executions.values())
 
 
 def _ensure_run(spec: RunSpec, run: RunDir, config: NightlyConfig,

@@ -14,7 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from apr_eval.benchmarks.base import Benchmark
-from apr_eval.core import Check, Execution, Problem, SampleKey, SandboxLimits, Verdict
+from apr_eval.core import (
+    Check,
+    Completion,
+    Execution,
+    Problem,
+    SampleKey,
+    SandboxLimits,
+    Verdict,
+)
 from apr_eval.errors import UsageError
 from apr_eval.harness.run.manifest import with_image, with_key
 from apr_eval.harness.run.progress import NullProgress, Progress, StageStats
@@ -42,8 +50,11 @@ class Program:
 
 @dataclass(frozen=True)
 class Executed:
+    """What the execute stage read and wrote, handed on so scoring reads no file again."""
+
     stats: StageStats
     executions: Executions  # the run's verdicts after the stage (as RunDir.executions reads)
+    completions: dict[SampleKey, Completion]  # the run's completions, as read by the stage
 
 
 def pending(done: Mapping[SampleKey, Execution], programs: Sequence[Program],
@@ -135,8 +146,9 @@ def execute_stage(run: RunDir, benchmark: Benchmark, problems: Sequence[Problem]
     if record_image:
         _stamp_image(run, executor.image_digest, bool(done))
     ids = {p.problem_id for p in problems}
+    completions = run.completions()
     programs = [Program(c.problem_id, c.sample_index, c.code)
-                for c in run.completions().values() if c.problem_id in ids]
+                for c in completions.values() if c.problem_id in ids]
     todo = pending(done, programs, retry_infra_errors)
     progress.start("execute", len(programs), len(programs) - len(todo))
     started = time.monotonic()
@@ -149,4 +161,4 @@ def execute_stage(run: RunDir, benchmark: Benchmark, problems: Sequence[Problem]
                       f"'{executor.name}' executor; rerun to retry them")
     stats = StageStats(len(programs) - len(todo), len(new), len(programs),
                        seconds=time.monotonic() - started)
-    return Executed(stats, have)
+    return Executed(stats, have, completions)

@@ -189,7 +189,6 @@ def run_pipeline(spec: RunSpec, *, executor: Executor, results_dir: Path,
     progress.note(f"run id: {run.run_id} ({run.path})")
     _, gen = generate_stage(spec, run, benchmark, problems, backend=backend, progress=progress)
     exe = execute_stage(run, benchmark, problems, executor, spec.limits, progress=progress)
-    scores = score(run, benchmark, [p.problem_id for p in problems],
-                   executions=exe.executions)
+    scores = score(run, benchmark, [p.problem_id for p in problems], executed=exe)
     ingested = ingest(run, db_path, ingest_run) if db_path is not None else False
     return RunResult(run, run.manifest(), tuple(scores), gen, exe.stats, ingested)

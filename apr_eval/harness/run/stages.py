@@ -32,6 +32,7 @@ from apr_eval.core import (
 )
 from apr_eval.errors import AprEvalError, BackendError, UsageError
 from apr_eval.harness.generation.backends.base import Backend, PartialGenerationError
+from apr_eval.harness.run.execution import Executed
 from apr_eval.harness.run.progress import NullProgress, Progress, StageStats
 from apr_eval.harness.run.rundir import COMPLETIONS, RunDir, append_completion
 from apr_eval.harness.run.truncation import run_truncation, with_truncation
@@ -144,38 +145,38 @@ def generate(run: RunDir, problems: Sequence[Problem], backend: Backend, *,
 
 
 def score(run: RunDir, benchmark: Benchmark, problems: Sequence[str] = (), *,
-          partial: bool = False,
-          executions: Mapping[SampleKey, Execution] | None = None) -> list[Score]:
+          partial: bool = False, executed: Executed | None = None) -> list[Score]:
     """pass@k for every headline score, written to scores.json; refuses a run with unexecuted
     samples. ``partial``: score only the problems whose every sample has a verdict, and write
-    nothing (a progress check on an unfinished run). ``executions``: the run's verdicts as the
-    execute stage handed them back (read from the run directory when not given)."""
+    nothing (a progress check on an unfinished run). ``executed``: the run's verdicts and
+    completions as the execute stage handed them on (read from the run directory if not given)."""
     manifest = run.manifest()
     ids = set(problems or manifest.problems)
     n = manifest.sampling.n if manifest.sampling else 1
-    given = run.executions() if executions is None else executions
+    given = run.executions() if executed is None else executed.executions
+    completions = None if executed is None else executed.completions
     mine = {k: e for k, e in given.items() if k.problem_id in ids}
     per_problem: dict[str, int] = {}
     for k in mine:
         per_problem[k.problem_id] = per_problem.get(k.problem_id, 0) + 1
     if partial:
         mine = {k: e for k, e in mine.items() if per_problem[k.problem_id] >= n}
-        return _scored(run, mine, benchmark) if mine else []
+        return _scored(run, mine, benchmark, completions) if mine else []
     missing = len(ids) * n - len(mine)
     if missing > 0:
         raise UsageError(f"run '{run.run_id}' has {missing} sample(s) without a verdict; "
                          f"finish it first (apr-eval run / execute {run.path})")
-    scores = _scored(run, mine, benchmark)
+    scores = _scored(run, mine, benchmark, completions)
     run.write_scores([dataclasses.asdict(s) for s in scores])
     return scores
 
 
-def _scored(run: RunDir, executions: dict[SampleKey, Execution],
-            benchmark: Benchmark) -> list[Score]:
+def _scored(run: RunDir, executions: dict[SampleKey, Execution], benchmark: Benchmark,
+            completions: Mapping[SampleKey, Completion] | None) -> list[Score]:
     """pass@k with the truncation counts of the same problems' completions."""
     scored = {k.problem_id for k in executions}
     return with_truncation(score_run(run.run_id, executions, benchmark),
-                           run_truncation(run, scored))
+                           run_truncation(run, scored, completions))
 
 
 # -------------------------------------------------------------------------------- ingest

@@ -9,11 +9,11 @@ one that drops because answers got worse; the share is reported beside every sco
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from apr_eval.benchmarks.extract import reasoning_unclosed
-from apr_eval.core import Completion, Score
+from apr_eval.core import Completion, SampleKey, Score
 from apr_eval.harness.run.rundir import RunDir
 
 LENGTH = "length"  # the finish_reason of a generation stopped by max_tokens (every backend)
@@ -42,11 +42,14 @@ def count(completions: Iterable[Completion], opened: bool = False) -> Truncation
     return Truncation(samples, length, reasoning)
 
 
-def run_truncation(run: RunDir, problems: Collection[str] | None = None) -> Truncation:
-    """Over the run's completions (of ``problems`` only, when given)."""
+def run_truncation(run: RunDir, problems: Collection[str] | None = None,
+                   completions: Mapping[SampleKey, Completion] | None = None) -> Truncation:
+    """Over the run's completions (of ``problems`` only, when given; ``completions``: as
+    already read, else read here)."""
     info = run.manifest().extra.get("prompt")
     opened = bool(info.get("opens_reasoning")) if isinstance(info, dict) else False
-    return count((c for k, c in run.completions().items()
+    have = run.completions() if completions is None else completions
+    return count((c for k, c in have.items()
                   if problems is None or k.problem_id in problems), opened)
 
 
