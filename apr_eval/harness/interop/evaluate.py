@@ -98,21 +98,23 @@ def open_run(req: EvaluateRequest, samples: Sequence[Sample], image_digest: str)
     return run
 
 
-def record_completions(run: RunDir, samples: Sequence[Sample]) -> None:
-    """The samples become the run's completions.jsonl, so the run directory stands alone."""
+def record_completions(run: RunDir, samples: Sequence[Sample]) -> dict[SampleKey, Completion]:
+    """The samples become the run's completions.jsonl, so the run directory stands alone.
+    Returns the run's completions after it (what a fresh read would give)."""
     have = run.completions()
-    run.append_completions(
-        Completion(run.run_id, s.problem_id, s.sample_index, raw=s.raw, code=s.code)
-        for s in samples if SampleKey(s.problem_id, s.sample_index) not in have)
+    new = [Completion(run.run_id, s.problem_id, s.sample_index, raw=s.raw, code=s.code)
+           for s in samples if s.key not in have]
+    run.append_completions(new)
+    return {**have, **{SampleKey(c.problem_id, c.sample_index): c for c in new}}
 
 
 def evaluate(req: EvaluateRequest, executor: Executor,
              on_result: OnResult | None = None) -> tuple[RunDir, list[Score]]:
     samples = load_samples(req.benchmark, req.samples_path, req.allow_missing)
     run = open_run(req, samples, executor.image_digest)
-    record_completions(run, samples)
+    completions = record_completions(run, samples)
     executions = execute(run, req.benchmark, samples, executor, req.limits, on_result)
     scores = with_truncation(score_run(run.run_id, executions, req.benchmark),
-                             run_truncation(run))
+                             run_truncation(run, completions=completions))
     run.write_scores([s.__dict__ for s in scores])
     return run, scores
