@@ -111,17 +111,22 @@ def _run_checks(run: RunDir, benchmark: Benchmark, todo: Sequence[Program],
     return new
 
 
-def execute(run: RunDir, benchmark: Benchmark, programs: Sequence[Program],
-            executor: Executor, limits: SandboxLimits, on_result: OnResult | None = None,
-            retry_infra_errors: bool = False,
-            done: Mapping[SampleKey, Execution] | None = None) -> Executions:
-    """Run every program that has no verdict yet (``done``: the run's verdicts, read here
-    when not given). Returns the run's verdicts after it, without reading the file again."""
-    have: Executions = dict(run.executions() if done is None else done)
-    todo = pending(have, programs, retry_infra_errors)
-    for e in _run_checks(run, benchmark, todo, executor, limits, on_result):
+def _merged(done: Mapping[SampleKey, Execution], new: Sequence[Execution]) -> Executions:
+    """The run's verdicts after appending ``new``, as a fresh read would give them."""
+    have = dict(done)
+    for e in new:
         add_execution(have, e)
     return have
+
+
+def execute(run: RunDir, benchmark: Benchmark, programs: Sequence[Program],
+            executor: Executor, limits: SandboxLimits, on_result: OnResult | None = None,
+            retry_infra_errors: bool = False) -> Executions:
+    """Run every program that has no verdict yet (samples made elsewhere: ``evaluate``).
+    Returns the run's verdicts after it; executions.jsonl is read once."""
+    done = run.executions()
+    todo = pending(done, programs, retry_infra_errors)
+    return _merged(done, _run_checks(run, benchmark, todo, executor, limits, on_result))
 
 
 def _stamp_image(run: RunDir, digest: str, executed_before: bool) -> None:
@@ -152,13 +157,10 @@ def execute_stage(run: RunDir, benchmark: Benchmark, problems: Sequence[Problem]
     todo = pending(done, programs, retry_infra_errors)
     progress.start("execute", len(programs), len(programs) - len(todo))
     started = time.monotonic()
-    have = dict(done)
     new = _run_checks(run, benchmark, todo, executor, limits, progress.execution)
-    for e in new:
-        add_execution(have, e)
     if len(new) < len(todo):
         progress.note(f"{len(todo) - len(new)} sample(s) got no verdict from the "
                       f"'{executor.name}' executor; rerun to retry them")
     stats = StageStats(len(programs) - len(todo), len(new), len(programs),
                        seconds=time.monotonic() - started)
-    return Executed(stats, have, completions)
+    return Executed(stats, _merged(done, new), completions)
