@@ -21,7 +21,9 @@ from apr_eval.harness.scoring.window import problem_dates
 #        under evalplus and lcb_runner), execs into the reference's globals, and numpy is
 #        importable in the sandbox image.
 #   "3": evalplus's per-group time cap (min(60, sum of limits) + 2 s of the calls in all).
-SEMANTICS_VERSION = "3"
+#   "4": LiveCodeBench's `run` executes what lcb_runner extracts from an answer (the last
+#        fenced block, "" without one) instead of the evalplus sanitizer's output.
+SEMANTICS_VERSION = "4"
 
 
 def comparability_key(manifest: RunManifest) -> str:
