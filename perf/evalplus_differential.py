@@ -51,6 +51,9 @@ def corpus(bench: str, tmp: Path, every: int, ntasks: int | None, canonical_ever
         classes is None or classes) else []
     if timed_every:
         programs += ev.timed_variants(tasks, timed_every)
+    covered = {p.task_id for p in programs}
+    if covered != set(tasks):  # evalplus wants a sample for every task of its dataset file
+        dataset = ep.dataset_file(tmp, ep.STEMS[(bench, VERSIONS[bench])], covered)
     return dataset, programs
 
 
