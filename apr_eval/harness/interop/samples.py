@@ -36,15 +36,20 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise DataError(f"{path}: item {i} is not an object")
             yield i, item
         return
+    yield from _json_lines(text, str(path))
+
+
+def _json_lines(text: str, where: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of a JSONL text as an object, with its line number."""
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except ValueError as exc:
-            raise DataError(f"{path}:{lineno}: malformed JSON line ({exc})") from None
+            raise DataError(f"{where}:{lineno}: malformed JSON line ({exc})") from None
         if not isinstance(item, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object")
+            raise DataError(f"{where}:{lineno}: expected a JSON object")
         yield lineno, item
 
 
@@ -142,17 +147,10 @@ def _from_lcb_list(data: Any, where: str) -> list[tuple[str, int, str]]:
 def _from_jsonl(text: str, where: str) -> list[tuple[str, int, str]]:
     out = []
     seen: dict[str, int] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError as exc:
-            raise DataError(f"{where}:{n}: not a JSON line ({exc})") from None
+    for n, item in _json_lines(text, where):
         pid = next((item[k] for k in ("problem_id", "question_id", "task_id") if k in item),
-                   None) if isinstance(item, dict) else None
-        code = next((item[k] for k in ("code", "solution", "completion") if k in item), None) \
-            if isinstance(item, dict) else None
+                   None)
+        code = next((item[k] for k in ("code", "solution", "completion") if k in item), None)
         if pid is None or not isinstance(code, str):
             raise DataError(f"{where}:{n}: needs problem_id (or question_id) and code")
         index = item.get("sample_index")
