@@ -236,7 +236,7 @@ def make_group(name: str, inputs: Sequence[Any], gt_times: Sequence[float], floo
     # evalplus, comparing in-process, does not: that time is ours, not the sample's, so the
     # backstop gets an allowance: digesting Mbpp/255's 1.66M tuples of 77 strings takes far
     # longer than the canonical solution's own 1.7 s (itertools, in C).
-    deadline = min(TASK_TIMEOUT_S, sum(limits)) + 2.0 + 30.0 + 30.0 * sum(gt_times)
+    deadline = task_allowance(limits) + 30.0 + 30.0 * sum(gt_times)
     return TestGroup(name, tuple(inputs), limits, deadline, digest_over, max_weight,
                      tuple(gt_times))
 
