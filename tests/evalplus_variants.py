@@ -123,7 +123,7 @@ VARIANTS: dict[str, Transform] = {
     "recursion-985": _recursion(985),
     "recursion-995": _recursion(995),
     "generator": _wrap("r = __orig(*a, **k)\n"
-                       "return (x for x in r) if isinstance(r, list) else r"),
+                       "return (x for x in r) if type(r) in (list, tuple, set) else r"),
     "list-to-tuple": _wrap("r = __orig(*a, **k)\nreturn tuple(r) if type(r) is list else r"),
     "tuple-to-list": _wrap("r = __orig(*a, **k)\nreturn list(r) if type(r) is tuple else r"),
     "mutate-args-after": _wrap("r = __orig(*a, **k)\nfor x in a:\n"

@@ -61,15 +61,20 @@ def _run(executor, checks: list[Check]) -> list[Verdict]:
     return [by_index[i].verdict for i in range(len(checks))]
 
 
+def _reduced(tmp: Path, file: str, task_ids: set[str]) -> Path:
+    """The dataset ``file`` reduced to ``task_ids`` (ground truth for those tasks only)."""
+    raw = gzip.decompress((DATA_DIR / file).read_bytes())
+    lines = [x for x in raw.decode().splitlines() if json.loads(x)["task_id"] in task_ids]
+    path = tmp / "reduced.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @pytest.fixture(scope="module")
 def he0(tmp_path_factory: pytest.TempPathFactory) -> HumanEvalPlus:
-    """HumanEval+ v0.1.10 reduced to HumanEval/0 (ground truth for one task only)."""
+    """HumanEval+ v0.1.10 reduced to HumanEval/0."""
     tmp = tmp_path_factory.mktemp("he0")
-    raw = gzip.decompress((DATA_DIR / "HumanEvalPlus-v0.1.10.jsonl.gz").read_bytes())
-    line = next(x for x in raw.decode().splitlines()
-                if json.loads(x)["task_id"] == "HumanEval/0")
-    path = Path(tmp / "he0.jsonl")
-    path.write_text(line + "\n")
+    path = _reduced(tmp, "HumanEvalPlus-v0.1.10.jsonl.gz", {"HumanEval/0"})
     return HumanEvalPlus(path=str(path), cache_dir=tmp)
 
 
@@ -118,3 +123,35 @@ def test_lcb_modes_do_not_inherit_future_flags(executor) -> None:
               for i, (_, p, code, _) in enumerate(LCB_CASES)]
     got = dict(zip([c[0] for c in LCB_CASES], _run(executor, checks), strict=True))
     assert got == {name: want for name, _, _, want in LCB_CASES}
+
+
+# evalplus compares MBPP+'s set-equality tasks as ``set(out) == set(exp)``, which consumes any
+# iterable: a generator passes there (Mbpp/7, find_char_long), and fails where outputs are
+# compared with ``==`` (Mbpp/4, heap_queue_largest: an ordered list).
+LAZY = "\n    return (x for x in {}(*a))\n"
+MBPP_LAZY_CASES = {
+    ("Mbpp/7", "list"): ("import re\ndef find_char_long(text):\n"
+                          "    return re.findall(r'\\b\\w{4,}\\b', text)\n", Verdict.PASSED),
+    ("Mbpp/7", "generator"): ("import re\ndef _f(text):\n    return re.findall(r'\\b\\w{4,}\\b', "
+                               "text)\ndef find_char_long(*a):" + LAZY.format("_f"),
+                               Verdict.PASSED),
+    ("Mbpp/7", "map"): ("import re\ndef _f(text):\n    return re.findall(r'\\b\\w{4,}\\b', "
+                         "text)\ndef find_char_long(*a):\n    return map(str, _f(*a))\n",
+                         Verdict.PASSED),
+    ("Mbpp/7", "not-iterable"): ("def find_char_long(text):\n    return 7\n", Verdict.FAILED),
+    ("Mbpp/4", "generator"): ("import heapq\ndef _f(nums, n):\n    return heapq.nlargest(n, nums)"
+                               "\ndef heap_queue_largest(*a):" + LAZY.format("_f"),
+                               Verdict.FAILED),
+}
+
+
+def test_mbpp_set_equality_tasks_consume_lazy_outputs(executor, tmp_path: Path) -> None:
+    from apr_eval.benchmarks.mbpp import MbppPlus
+
+    path = _reduced(tmp_path, "MbppPlus-v0.2.0.jsonl.gz", {"Mbpp/4", "Mbpp/7"})
+    bench = MbppPlus(path=str(path), cache_dir=tmp_path)
+    problems = {p.problem_id: p for p in bench.load()}
+    checks = [bench.build_check(problems[tid], code, i, SandboxLimits())
+              for i, ((tid, _), (code, _)) in enumerate(MBPP_LAZY_CASES.items())]
+    got = dict(zip(MBPP_LAZY_CASES, _run(executor, checks), strict=True))
+    assert got == {k: want for k, (_, want) in MBPP_LAZY_CASES.items()}

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from test_sample_env import test_mbpp_set_equality_tasks_consume_lazy_outputs  # noqa: F401
 from test_sandbox_docker import (  # noqa: F401 - collected here against the wasm executor
     CORRECT,
     EXPECTED,

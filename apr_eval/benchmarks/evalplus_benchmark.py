@@ -17,6 +17,7 @@ from apr_eval.benchmarks.evalplus_common import (
     group_max_weight,
     make_group,
     read_tasks,
+    set_compared,
     task_allowance,
 )
 from apr_eval.benchmarks.extract import extract_code
@@ -154,6 +155,7 @@ class EvalplusBenchmark:
                            limits.min_time_limit_s, limits.time_limit_factor,
                            group_digest_over(self.dataset, t["entry_point"], atol,
                                              truth.outputs[g]),
-                           group_max_weight(t["entry_point"], truth.heaviest.get(g, 0)))
+                           group_max_weight(t["entry_point"], truth.heaviest.get(g, 0)),
+                           set_compared(self.dataset, t["entry_point"]))
                 for g in GROUPS)
         return self._groups[key]

@@ -229,7 +229,8 @@ def time_limits(gt_times: Sequence[float], floor: float, factor: float) -> tuple
 
 
 def make_group(name: str, inputs: Sequence[Any], gt_times: Sequence[float], floor: float,
-               factor: float, digest_over: int = 0, max_weight: int = 0) -> TestGroup:
+               factor: float, digest_over: int = 0, max_weight: int = 0,
+               iterate_outputs: bool = False) -> TestGroup:
     limits = time_limits(gt_times, floor, factor)
     # evalplus: process timeout = min(60, sum(limits)) + 1, joined with one more second. Our
     # group also spends wall time reporting every output (encoding, digesting large ones) that
@@ -238,7 +239,7 @@ def make_group(name: str, inputs: Sequence[Any], gt_times: Sequence[float], floo
     # longer than the canonical solution's own 1.7 s (itertools, in C).
     deadline = task_allowance(limits) + 30.0 + 30.0 * sum(gt_times)
     return TestGroup(name, tuple(inputs), limits, deadline, digest_over, max_weight,
-                     tuple(gt_times))
+                     tuple(gt_times), iterate_outputs)
 
 
 SPECIAL_ENTRY_POINTS = frozenset({"are_equivalent", "sum_div", "surface_Area",
@@ -251,6 +252,15 @@ def has_oracle(entry_point: str) -> bool:
 
     return entry_point in SPECIAL_ENTRY_POINTS or entry_point in MBPP_OUTPUT_SET_EQ_TASKS or (
         entry_point in MBPP_OUTPUT_NOT_NONE_TASKS)
+
+
+def set_compared(dataset: str, entry_point: str) -> bool:
+    """Whether evalplus compares the task's outputs as ``set(out) == set(exp)``: it consumes
+    any iterable a sample returns there (a generator passes), so the runner must too."""
+    from evalplus.eval._special_oracle import MBPP_OUTPUT_SET_EQ_TASKS
+
+    return dataset == "mbpp" and entry_point in MBPP_OUTPUT_SET_EQ_TASKS and (
+        entry_point not in SPECIAL_ENTRY_POINTS)
 
 
 def exact_only(dataset: str, entry_point: str, atol: float) -> bool:

@@ -152,6 +152,9 @@ class TestGroup:
     max_weight: int = 0
     # The canonical solution's CPU seconds per input, where known (see doubtful_timeout).
     reference_times: tuple[float, ...] = ()
+    # The reference consumes each output as an iterable (evalplus: ``set(out)``): the runner
+    # turns a lazy output (generator, map...) into a list of its elements (guard.consumed).
+    iterate_outputs: bool = False
 
     def budget(self) -> float:
         return self.deadline_s or (sum(self.time_limits) + 1.0)

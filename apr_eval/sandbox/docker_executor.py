@@ -188,7 +188,8 @@ def encode_batch(checks: Sequence[Check], limits: SandboxLimits
                 group_table[gid] = {"inputs": _encoded_inputs(g),
                                     "limits": list(g.time_limits), "deadline": g.budget(),
                                     "digest_over": g.digest_over,
-                                    "max_weight": g.max_weight, **cpu_caps(g)}
+                                    "max_weight": g.max_weight, "iterate": g.iterate_outputs,
+                                    **cpu_caps(g)}
             refs.append([g.name, gid])
             budgets[(f"j{i}", g.name)] = g.budget()
         jobs.append({"id": f"j{i}", "code": job.code, "mode": job.mode.value,

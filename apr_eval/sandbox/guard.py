@@ -27,6 +27,23 @@ class TimeoutException(Exception):
     pass
 
 
+_ENCODABLE = (str, bytes, list, tuple, set, frozenset, dict, int, float, complex, type(None))
+
+
+def consumed(value: Any) -> Any:
+    """An output the reference consumes as an iterable (evalplus's ``set(out)`` on MBPP+'s
+    set-equality tasks), as a list where it is lazy (a generator, ``map``, ``zip``, a numpy
+    array...): the reference compares its elements, which are encodable where the iterator is
+    not. Called under the input's time limit, as the reference's ``set(out)`` runs under its."""
+    if isinstance(value, _ENCODABLE):
+        return value
+    try:
+        items = iter(value)
+    except TypeError:  # not iterable: the host's set(...) fails it, as the reference's does
+        return value
+    return list(items)
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """evalplus's per-input limit, counted in CPU seconds (ITIMER_PROF), not wall seconds.

@@ -8,7 +8,8 @@ no child can reach its stdout, memory or signals (lockdown.py); a child's pipe i
 untrusted data (supervisor.py) and its CPU counted from outside.
 
 Input: ``{"groups": {gid: {"inputs": [...], "limits": [...], "deadline": s,
-"digest_over": bytes, "max_weight": w, "measure": bool, "cpu_caps": [s, ...], "load_cap": s}},
+"digest_over": bytes, "max_weight": w, "measure": bool, "iterate": bool, "cpu_caps": [s, ...],
+"load_cap": s}},
 "jobs": [{"id", "code", "mode", "entry", "guard", "groups": [[name, gid], ...]}],
 "output_bytes": N, "result_bytes": N}``.
 Output lines: ``{"t": "ready"}``, ``{"t": "begin", ...}``, ``{... "t": "group"}``,
@@ -200,10 +201,13 @@ def _run_function(res: _Results, job: dict[str, Any], group: dict[str, Any],
     if job.get("guard") == "evalplus":
         fn = guard.at_headroom(fn, guard.EVALPLUS_HEADROOM)
 
+    iterate = bool(group.get("iterate"))  # see guard.consumed
+
     def call(args: Any) -> Any:
         sink.count = 0  # the reference swallows each call's output into a fresh buffer
         with guard.swallowed(sink):
-            return fn(*args)
+            out = fn(*args)
+            return guard.consumed(out) if iterate else out
 
     _each_input(res, group, call)
 
@@ -371,6 +375,7 @@ def _group_table(batch: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out[gid] = {"inputs": [codec.decode(x) for x in g["inputs"]], "limits": limits,
                     "deadline": g["deadline"], "digest_over": int(g.get("digest_over", 0)),
                     "max_weight": int(g.get("max_weight", 0)), "measure": bool(g.get("measure")),
+                    "iterate": bool(g.get("iterate")),
                     "cpu_caps": None if caps is None else [float(x) for x in caps],
                     "load_cap": float(g.get("load_cap") or 0.0)}
     return out

@@ -119,7 +119,7 @@ def _payload(job: Job, group: TestGroup, code: str, output_bytes: int) -> bytes:
                 "guard": job.guard},
         "group": {"inputs": _encoded_inputs(group), "limits": list(group.time_limits),
                   "deadline": group.budget(), "digest_over": group.digest_over,
-                  "max_weight": group.max_weight},
+                  "max_weight": group.max_weight, "iterate": group.iterate_outputs},
         "output_bytes": output_bytes}).encode()
 
 

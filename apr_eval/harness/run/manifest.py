@@ -23,7 +23,9 @@ from apr_eval.harness.scoring.window import problem_dates
 #   "3": evalplus's per-group time cap (min(60, sum of limits) + 2 s of the calls in all).
 #   "4": LiveCodeBench's `run` executes what lcb_runner extracts from an answer (the last
 #        fenced block, "" without one) instead of the evalplus sanitizer's output.
-SEMANTICS_VERSION = "4"
+#   "5": on MBPP+'s set-equality tasks a lazy output (generator, map...) is consumed as
+#        evalplus's set(out) consumes it, instead of failing as unencodable.
+SEMANTICS_VERSION = "5"
 
 
 def comparability_key(manifest: RunManifest) -> str:
