@@ -33,8 +33,8 @@ def test_non_gguf_file(tmp_path: Path) -> None:
 
 def test_bad_options(tmp_path: Path) -> None:
     path = str(write_gguf(tmp_path / "m.gguf"))
-    with pytest.raises(UsageError, match="n_threads must be >= 1"):
-        LlamaCppBackend.from_options(path, {"n_threads": 0})
+    with pytest.raises(UsageError, match="n_threads must be >= 0"):
+        LlamaCppBackend.from_options(path, {"n_threads": -1})
     with pytest.raises(UsageError, match="Did you mean 'n_ctx'"):
         LlamaCppBackend.from_options(path, {"n_ctxx": 512})
     with pytest.raises(UsageError, match="option 'n_gpu_layers' must be int"):
@@ -45,10 +45,23 @@ def test_bad_options(tmp_path: Path) -> None:
         LlamaCppBackend.from_options(path, {"n_parallel": 300})
 
 
+def test_threads_default_to_every_cpu_on_an_idle_machine_and_one_on_a_busy_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from apr_eval.harness.generation.backends import llamacpp
+
+    monkeypatch.setattr(llamacpp.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    for load, want in ((0.3, 4), (1.9, 4), (2.0, 1), (11.0, 1)):
+        monkeypatch.setattr(llamacpp.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
+        assert llamacpp.LlamaCppOptions().threads == want
+    assert llamacpp.LlamaCppOptions(n_threads=3).threads == 3
+
+
 def test_decoding_settings_for_the_manifest(tmp_path: Path) -> None:
     path = str(write_gguf(tmp_path / "m.gguf"))
-    assert LlamaCppBackend.from_options(path, {}).decoding() == {
-        "decode": "batched", "n_parallel": 16}  # sized from n_ctx=4096
+    assert LlamaCppBackend.from_options(path, {}).decoding() == {  # n_parallel from n_ctx
+        "decode": "batched", "n_parallel": 16, "kv": "per-sequence", "prefix_cache": True}
+    assert LlamaCppBackend.from_options(
+        path, {"prefix_cache": "false"}).decoding()["prefix_cache"] is False
     assert LlamaCppBackend.from_options(path, {"n_ctx": 8192}).decoding()["n_parallel"] == 8
     assert LlamaCppBackend.from_options(path, {"n_ctx": 512}).decoding()["n_parallel"] == 32
     assert LlamaCppBackend.from_options(path, {"n_parallel": 3}).decoding()["n_parallel"] == 3
@@ -219,6 +232,30 @@ def test_batched_rerun_gives_the_same_texts(batched: LlamaCppBackend) -> None:
 
 
 @pytest.mark.model
+def test_prefix_cache_evaluates_only_what_differs(batched: LlamaCppBackend) -> None:
+    """The holder keeps the previous prompt's cells: the second of two prompts evaluates only
+    its tokens after their common prefix (at least its last token, for its logits), and a
+    rerun still repeats every text."""
+    decoder = batched._decoder
+    assert decoder is not None
+    greedy = SamplingParams(max_tokens=4)
+    longer = replace(CODE, text=CODE.text + "    # add them\n")
+
+    def evaluated(prompts: list[Prompt]) -> tuple[int, list[str]]:
+        before = decoder.prompt_tokens_evaluated
+        texts = [outs[0].text for outs in batched.generate(prompts, greedy)]
+        return decoder.prompt_tokens_evaluated - before, texts
+
+    alone, _ = evaluated([CODE])
+    extra, _ = evaluated([longer])
+    assert extra > alone  # the comment adds tokens
+    assert evaluated([CODE, CODE])[0] == alone + 1
+    both, texts = evaluated([CODE, longer])
+    assert alone < both < alone + extra
+    assert evaluated([CODE, longer]) == (both, texts)
+
+
+@pytest.mark.model
 def test_one_slot_batched_is_the_sequential_path_token_for_token() -> None:
     """With n_parallel=1 the batched decoder does the sequential computation (prompt in one
     pass, each sample alone, same sampler chain and seeds): the texts are identical. Larger
@@ -227,7 +264,7 @@ def test_one_slot_batched_is_the_sequential_path_token_for_token() -> None:
     greedy = SamplingParams(max_tokens=24)
     sampled = SamplingParams(n=3, temperature=0.8, top_p=0.95, max_tokens=16, seed=2)
     texts = []
-    for options in ({"decode": "sequential"}, {"n_parallel": 1}):
+    for options in ({"decode": "sequential"}, {"n_parallel": 1, "prefix_cache": False}):
         with LlamaCppBackend.from_options(models.DEFAULT_MODEL,
                                           {"n_ctx": 512, **options}) as loaded:
             outs = loaded.generate([CHAT, CODE], greedy) + loaded.generate([CHAT], sampled)

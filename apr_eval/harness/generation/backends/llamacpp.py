@@ -18,6 +18,7 @@ Sampling is plain temperature / top-p, like vLLM and OpenAI servers: llama.cpp's
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -57,9 +58,11 @@ MAX_PARALLEL = 255  # llama.cpp's LLAMA_MAX_SEQ is 256; one sequence holds the p
 @dataclass(frozen=True)
 class LlamaCppOptions:
     n_ctx: int = 4096
-    # One thread by default: with two, llama.cpp slows down 10-40x as soon as anything else
-    # (the sandbox, another job) uses a core.
-    n_threads: int = 1
+    # 0: every CPU this process may use while the machine is idle (measured on a calm 2-core
+    # machine: 2 threads decode batched 1.6x faster than 1), one thread when it is busy (load
+    # average >= half the CPUs: llama.cpp's threads wait on each other, and two were slower
+    # than one on a shared machine). See docs/backends.md.
+    n_threads: int = 0
     # Layers offloaded to the GPU (-1: all) where llama-cpp-python was built with one.
     n_gpu_layers: int = 0
     n_batch: int = 512
@@ -67,6 +70,9 @@ class LlamaCppOptions:
     decode: str = "batched"
     # Samples decoded at once by the batched decoder; 0: sized from n_ctx (16 at 4096).
     n_parallel: int = 0
+    # The batched decoder keeps the previous prompt's cells and evaluates only what differs
+    # (a system prompt, an instruction, few-shot examples are evaluated once per run).
+    prefix_cache: bool = True
     # A llama-cpp-python chat format name, to override the GGUF's own template.
     chat_format: str | None = None
     verbose: bool = False
@@ -74,8 +80,9 @@ class LlamaCppOptions:
     def __post_init__(self) -> None:
         if self.n_ctx < 16:
             raise UsageError(f"llamacpp backend: n_ctx must be >= 16, got {self.n_ctx}")
-        if self.n_threads < 1:
-            raise UsageError(f"llamacpp backend: n_threads must be >= 1, got {self.n_threads}")
+        if self.n_threads < 0:
+            raise UsageError(f"llamacpp backend: n_threads must be >= 0 (0: automatic), got "
+                             f"{self.n_threads}")
         if self.n_batch < 1:
             raise UsageError(f"llamacpp backend: n_batch must be >= 1, got {self.n_batch}")
         if self.decode not in DECODERS:
@@ -86,9 +93,19 @@ class LlamaCppOptions:
                              f"(0: automatic), got {self.n_parallel}")
 
     @property
+    def threads(self) -> int:
+        """``n_threads`` resolved (see the field)."""
+        return self.n_threads or auto_threads()
+
+    @property
     def parallel(self) -> int:
         """The batched decoder's number of parallel sequences (``n_parallel`` resolved)."""
         return self.n_parallel or auto_parallel(self.n_ctx)
+
+
+def auto_threads() -> int:
+    cpus = len(os.sched_getaffinity(0))
+    return cpus if os.getloadavg()[0] < cpus / 2 else 1
 
 
 def import_llama_cpp() -> Any:
@@ -163,12 +180,13 @@ class LlamaCppBackend:
         llama_cpp = import_llama_cpp()
         opts = self.options
         batched = opts.decode == "batched"
+        threads = opts.threads
         # The batched decoder has a context of its own; this one then only tokenizes.
         n_ctx = min(opts.n_ctx, 256) if batched else opts.n_ctx
         try:
             self._llm = llama_cpp.Llama(
-                model_path=str(self._path), n_ctx=n_ctx, n_threads=opts.n_threads,
-                n_threads_batch=opts.n_threads, n_gpu_layers=opts.n_gpu_layers,
+                model_path=str(self._path), n_ctx=n_ctx, n_threads=threads,
+                n_threads_batch=threads, n_gpu_layers=opts.n_gpu_layers,
                 n_batch=min(opts.n_batch, n_ctx), chat_format=opts.chat_format,
                 verbose=opts.verbose)
         except (ValueError, RuntimeError) as err:
@@ -178,7 +196,7 @@ class LlamaCppBackend:
                 self._decoder = BatchedDecoder(
                     llama_cpp, self._llm.model, self._llm._model.vocab, n_ctx=opts.n_ctx,
                     n_parallel=opts.parallel, n_batch=min(opts.n_batch, opts.n_ctx),
-                    n_threads=opts.n_threads)
+                    n_threads=threads, prefix_cache=opts.prefix_cache)
             except BackendError:
                 self._llm.close()
                 raise
@@ -196,10 +214,13 @@ class LlamaCppBackend:
     def decoding(self) -> dict[str, Any]:
         """What besides the sampling parameters decides the texts (recorded in the manifest
         and the comparability key): the batched decoder and its ``n_parallel``; nothing for
-        the sequential decoder, the reference (runs made before batching had only it)."""
+        the sequential decoder, the reference (runs made before batching had only it). ``kv``
+        tells this layout (a KV stream per sequence) from the first batched decoder's
+        (one unified cache), whose texts differ in floating point."""
         if self.options.decode == "sequential":
             return {}
-        return {"decode": "batched", "n_parallel": self.options.parallel}
+        return {"decode": "batched", "n_parallel": self.options.parallel,
+                "kv": "per-sequence", "prefix_cache": self.options.prefix_cache}
 
     def generate(self, prompts: Sequence[Prompt],
                  params: SamplingParams) -> list[list[GenerationOutput]]:

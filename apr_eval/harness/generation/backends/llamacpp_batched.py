@@ -76,7 +76,7 @@ class BatchedDecoder:
     """A llama.cpp context of its own (on the loaded model) for batched sampling."""
 
     def __init__(self, lib: Any, model: Any, vocab: Any, *, n_ctx: int, n_parallel: int,
-                 n_batch: int, n_threads: int) -> None:
+                 n_batch: int, n_threads: int, prefix_cache: bool = True) -> None:
         self._lib = lib
         self._vocab = vocab
         self._n_parallel = n_parallel
@@ -87,7 +87,10 @@ class BatchedDecoder:
         # llama.cpp reserves one output per sequence: the batch must hold them all
         params.n_batch = params.n_ubatch = max(n_batch, n_parallel + 1)
         params.n_seq_max = n_parallel + 1
-        params.kv_unified = True
+        # a KV stream per sequence: each sample attends over its own cells only (one unified
+        # cache makes every sample's attention span every live sample's cells); a slot's
+        # stream starts as a copy of the holder's
+        params.kv_unified = False
         params.n_threads = params.n_threads_batch = n_threads
         params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as the sequential path
         params.no_perf = True
@@ -99,6 +102,9 @@ class BatchedDecoder:
         self._mem = lib.llama_get_memory(self._ctx)
         self._batch = lib.llama_batch_init(params.n_batch, 0, 1)
         self._piece = ctypes.create_string_buffer(64)
+        self._held: tuple[int, ...] = ()  # the prompt whose cells the holder sequence has
+        self._prefix_cache = prefix_cache
+        self.prompt_tokens_evaluated = 0  # over the decoder's life (tests, perf)
 
     def close(self) -> None:
         if self._ctx:
@@ -136,6 +142,7 @@ class BatchedDecoder:
             for seq in [*waiting, *live.values()]:
                 self._lib.llama_sampler_free(seq.sampler)
             self._lib.llama_memory_clear(self._mem, True)
+            self._held = ()
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -143,15 +150,23 @@ class BatchedDecoder:
               waiting: deque[_Live]) -> list[tuple[_Live, GenerationOutput]]:
         """Evaluate the prompt into the holder and draw every sample's first token from its
         logits (as the sequential path does); the samples that already finished."""
-        self._lib.llama_memory_seq_rm(self._mem, self._holder, -1, -1)
         tokens = req.tokens
-        for start in range(0, len(tokens), self._n_batch):
+        # the holder keeps the previous prompt: its cells up to the first differing token are
+        # reused (a system prompt, an instruction, few-shot examples), as llama-cpp-python's
+        # sequential path reuses its cache's longest common prefix; the last token is always
+        # evaluated again, for its logits
+        common = min(_common_prefix(self._held, tokens), len(tokens) - 1) if (
+            self._prefix_cache) else 0
+        self._lib.llama_memory_seq_rm(self._mem, self._holder, common, -1)
+        self._held = tokens
+        self.prompt_tokens_evaluated += len(tokens) - common
+        for start in range(common, len(tokens), self._n_batch):
             chunk = tokens[start: start + self._n_batch]
             last = start + len(chunk) == len(tokens)
             self._fill([(tok, start + k, self._holder, last and k == len(chunk) - 1)
                         for k, tok in enumerate(chunk)])
             self._decode()
-        last_index = (len(tokens) - 1) % self._n_batch  # in the last chunk
+        last_index = (len(tokens) - 1 - common) % self._n_batch  # in the last chunk
         finished = []
         now = time.perf_counter()
         for j in range(params.n):
@@ -236,6 +251,15 @@ class BatchedDecoder:
             raise BackendError(f"llama_decode failed (status {status}) in the batched "
                                "decoder: lower the llamacpp option n_parallel, or use "
                                "decode=sequential")
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _output(seq: _Live, reason: str) -> GenerationOutput:
