@@ -9,13 +9,11 @@ future import; these tests fail if the sample inherits it (``compile`` without
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
+import evalplus_support as ep
 import pytest
 
-from apr_eval.benchmarks.evalplus_common import DATA_DIR
 from apr_eval.benchmarks.humaneval import HumanEvalPlus
 from apr_eval.benchmarks.lcb_decode import TestCase
 from apr_eval.benchmarks.livecodebench import LiveCodeBench
@@ -61,20 +59,11 @@ def _run(executor, checks: list[Check]) -> list[Verdict]:
     return [by_index[i].verdict for i in range(len(checks))]
 
 
-def _reduced(tmp: Path, file: str, task_ids: set[str]) -> Path:
-    """The dataset ``file`` reduced to ``task_ids`` (ground truth for those tasks only)."""
-    raw = gzip.decompress((DATA_DIR / file).read_bytes())
-    lines = [x for x in raw.decode().splitlines() if json.loads(x)["task_id"] in task_ids]
-    path = tmp / "reduced.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 @pytest.fixture(scope="module")
 def he0(tmp_path_factory: pytest.TempPathFactory) -> HumanEvalPlus:
     """HumanEval+ v0.1.10 reduced to HumanEval/0."""
     tmp = tmp_path_factory.mktemp("he0")
-    path = _reduced(tmp, "HumanEvalPlus-v0.1.10.jsonl.gz", {"HumanEval/0"})
+    path = ep.dataset_file(tmp, "HumanEvalPlus-v0.1.10", {"HumanEval/0"})
     return HumanEvalPlus(path=str(path), cache_dir=tmp)
 
 
@@ -148,7 +137,7 @@ MBPP_LAZY_CASES = {
 def test_mbpp_set_equality_tasks_consume_lazy_outputs(executor, tmp_path: Path) -> None:
     from apr_eval.benchmarks.mbpp import MbppPlus
 
-    path = _reduced(tmp_path, "MbppPlus-v0.2.0.jsonl.gz", {"Mbpp/4", "Mbpp/7"})
+    path = ep.dataset_file(tmp_path, "MbppPlus-v0.2.0", {"Mbpp/4", "Mbpp/7"})
     bench = MbppPlus(path=str(path), cache_dir=tmp_path)
     problems = {p.problem_id: p for p in bench.load()}
     checks = [bench.build_check(problems[tid], code, i, SandboxLimits())

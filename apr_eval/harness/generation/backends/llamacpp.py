@@ -104,9 +104,10 @@ class LlamaCppOptions:
 
 
 def auto_threads() -> int:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count()) or 1
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0  # not on Windows
-    return (cpus or 1) if load < (cpus or 1) / 2 else 1
+    return cpus if load < cpus / 2 else 1
 
 
 def import_llama_cpp() -> Any:
