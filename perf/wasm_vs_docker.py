@@ -1,10 +1,11 @@
 """WASM executor vs Docker executor: throughput and load independence, from one run.
 
-    python perf/wasm_vs_docker.py [--bench humaneval|mbpp] [--limit N] [--workers 2]
-                                  [--skip-loaded]
+    python perf/wasm_vs_docker.py [--bench humaneval|mbpp|livecodebench] [--limit N]
+                                  [--workers 2] [--skip-loaded]
 
 The set: the Qwen2.5-Coder-1.5B HumanEval+ v0.1.9 (or MBPP+ v0.1.0) samples, the dataset
-versions evalplus judged them with (the first ``--limit``). Both
+versions evalplus judged them with, or LiveCodeBench's 167 published Qwen2.5-Ins-7B v5
+programs on their public tests (the first ``--limit``). Both
 executors get the same checks and limits (``--workers`` at once). Order: the WASM executor's
 one-time costs (compiling the interpreter or loading it from the cache, measuring the canonical
 solutions' fuel), then each executor on the machine as it is, then each with one more busy-loop
@@ -16,6 +17,7 @@ and 974 x 50 samples at the measured per-sample cost. On a shared machine the lo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -37,10 +39,22 @@ from apr_eval.harness.run.execution import Program, build_checks  # noqa: E402
 
 PROJECTIONS = ((164, 50), (974, 50))
 SAMPLES = REPO.parent / "shared" / "data" / "samples" / "evalplus" / "qwen2.5-coder-1.5b-base"
-VERSIONS = {"humaneval": "v0.1.9", "mbpp": "v0.1.0"}
+LCB_SAMPLES = (REPO.parent / "shared" / "data" / "samples" / "livecodebench" / "Qwen2.5-Ins-7B"
+               / "eval_all_v5_only.json")
+VERSIONS = {"humaneval": "v0.1.9", "mbpp": "v0.1.0", "livecodebench": None}
+
+
+def lcb_checks(limits: SandboxLimits) -> list[Check]:
+    benchmark = open_benchmark("livecodebench")
+    problems = {p.problem_id: p for p in benchmark.load()}
+    rows = json.loads(LCB_SAMPLES.read_text())
+    return [benchmark.build_check(problems[r["question_id"]], r["code_list"][0], 0, limits)
+            for r in rows]
 
 
 def make_checks(bench: str, limits: SandboxLimits) -> list[Check]:
+    if VERSIONS[bench] is None:
+        return lcb_checks(limits)
     benchmark = open_benchmark(bench, VERSIONS[bench])
     samples = load_samples(benchmark, SAMPLES / bench / "generated.jsonl", allow_missing=False)
     programs = [Program(s.problem_id, s.sample_index, s.code) for s in samples]

@@ -24,6 +24,7 @@ from test_sandbox_docker import (  # noqa: F401 - collected here against the was
     test_exiting_early_is_never_passed,
     test_float_sums_are_the_reference_interpreters,
     test_host_environment_is_not_visible,
+    test_math_pow_is_the_reference_c_librarys,
     test_object_whose_eq_always_true_is_failed,
     test_printing_100mb_passes_as_under_evalplus_but_raw_writes_are_capped,
     test_sleeper_is_stopped_by_the_wall_clock,

@@ -20,6 +20,7 @@ import builtins
 import contextlib
 import io
 import json
+import math
 import os
 import sys
 import types
@@ -81,8 +82,41 @@ def sum_311(iterable: Any, /, start: Any = 0) -> Any:
     return result
 
 
+_C_POW = math.pow
+_EXACT_POW_MAX = 64  # exponents up to this size are computed exactly (numerators stay small)
+
+
+def pow_rounded(x: Any, y: Any, /) -> float:
+    """``math.pow`` correctly rounded for integral exponents, as glibc's (the reference's C
+    library) is in practice. wasi-libc's ``pow`` is one ulp off on some arguments:
+    ``math.pow(131456790.14347894, 4)`` is 2.9862907882997606e+32 there, 2.986290788299761e+32
+    under glibc and exactly rounded; HumanEval/32's canonical Newton iteration (``poly`` uses
+    ``math.pow``) amplified that ulp and stopped one ulp from the root on plus#650. The C
+    ``pow`` still decides types, domain errors, overflow and the special values; for a finite
+    result with an integral exponent the value is ``x ** n`` in exact rational arithmetic,
+    rounded once (int true division is correctly rounded). ``x ** y`` on floats still calls
+    the C ``pow`` (not replaceable from Python); see docs/wasm.md."""
+    result = _C_POW(x, y)
+    fx, fy = float(x), float(y)
+    if not (math.isfinite(result) and fx and math.isfinite(fx) and fy.is_integer()):
+        return result
+    n = int(fy)
+    if abs(n) > _EXACT_POW_MAX:
+        return result
+    num, den = fx.as_integer_ratio()
+    if n < 0:
+        num, den, n = den, num, -n
+    top: int = num**n
+    bottom: int = den**n
+    try:
+        return top / bottom
+    except OverflowError:
+        return result
+
+
 def main() -> None:
     builtins.sum = sum_311
+    math.pow = pow_rounded
     sys.modules["resource"] = _no_resource()
     _no_supervision()
     from apr_eval.sandbox import codec, guard, runner
