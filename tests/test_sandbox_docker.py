@@ -80,6 +80,17 @@ def test_math_pow_is_the_reference_c_librarys(executor):
     assert one(executor, code).verdict is Verdict.PASSED
 
 
+def test_word_size_is_the_references(executor):
+    """The reference runs 64-bit CPython 3.11: ``sys.maxsize`` (a common sentinel) and the
+    sizes ``sys.getsizeof`` reports (Mbpp/596) are its, under either executor."""
+    code = ("import sys\n"
+            "def f(a, b):\n"
+            "    sizes = [sys.getsizeof(x) for x in ((1, 2, 3), [], 1, 2**100, 1.0, 'abc', b'')]\n"
+            "    ok = sys.maxsize == 2**63 - 1 and sizes == [64, 56, 28, 40, 24, 52, 33]\n"
+            "    return a + b if ok and sum(x for x in range(5000)) == 12497500 else None\n")
+    assert one(executor, code).verdict is Verdict.PASSED
+
+
 def test_no_connection_to_a_host_listener(executor):
     server = socket.socket()
     server.bind(("0.0.0.0", 0))

@@ -29,6 +29,7 @@ from test_sandbox_docker import (  # noqa: F401 - collected here against the was
     test_printing_100mb_passes_as_under_evalplus_but_raw_writes_are_capped,
     test_sleeper_is_stopped_by_the_wall_clock,
     test_strict_mode_runs_one_container_per_sample,
+    test_word_size_is_the_references,
     test_work_dir_is_writable_and_fresh_per_sample,
     test_writing_outside_the_work_dir_fails,
     verdicts,

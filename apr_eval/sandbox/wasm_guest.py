@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import io
+import itertools
 import json
 import math
+import operator
 import os
 import sys
 import types
@@ -67,23 +70,54 @@ def _no_supervision() -> None:
 _NO_SUM = {str: "''.join(seq)", bytes: "b''.join(seq)", bytearray: "b''.join(seq)"}
 
 
+_C_SUM = sum
+_INTS = frozenset((int, bool))
+_SEQUENCES = frozenset((list, tuple))
+_CHUNK = 4096
+
+
+def _range_total(r: range) -> int:
+    """The exact sum of a range's ints. The guest's C ``sum`` keeps its fast int total in a C
+    ``long``, 32 bits on wasm32, and falls back to one big-int addition per item once the total
+    passes 2**31: Mbpp/599's canonical ``sum(range(1, 10**8 + 1))`` took minutes per input."""
+    count = max(0, (r.stop - r.start + r.step - (1 if r.step > 0 else -1)) // r.step)
+    return count * r.start + r.step * count * (count - 1) // 2
+
+
 def sum_311(iterable: Any, /, start: Any = 0) -> Any:
     """CPython 3.11's ``sum`` (the reference's interpreter): plain left-to-right ``+``. The
     guest's 3.12 adds floats with Neumaier compensation, so float sums differ in the last bits,
     and an iteration that amplifies them ends elsewhere: HumanEval/32's canonical Newton
-    iteration converged on plus#30 under 3.11 and wandered for 1000 steps under 3.12."""
+    iteration converged on plus#30 under 3.11 and wandered for 1000 steps under 3.12.
+
+    Speed: integer addition is exact, so the order does not matter for ints: a ``range`` is
+    summed in closed form, a list or tuple of ints and, while the total is an exact int,
+    chunks of any iterable by the C ``sum``. From the first other item on,
+    ``functools.reduce(operator.add, ...)`` adds left to right in C, ``PyNumber_Add`` for
+    every item, as 3.11's generic loop (and its float loop, in value) does."""
     for kind, instead in _NO_SUM.items():
         if isinstance(start, kind):
             what = "strings" if kind is str else kind.__name__
             raise TypeError(f"sum() can't sum {what} [use {instead} instead]")
+    if type(start) is int and type(iterable) is range:
+        return start + _range_total(iterable)
+    if type(start) is int and type(iterable) in _SEQUENCES and set(map(type, iterable)) <= _INTS:
+        return _C_SUM(iterable, start)
+    items = iter(iterable)
     result = start
-    for item in iterable:
-        result = result + item
-    return result
+    while type(result) is int:
+        chunk = list(itertools.islice(items, _CHUNK))
+        if not chunk:
+            return result
+        if not set(map(type, chunk)) <= _INTS:
+            return functools.reduce(operator.add, items, functools.reduce(operator.add, chunk,
+                                                                          result))
+        result = result + _C_SUM(chunk)
+    return functools.reduce(operator.add, items, result)
 
 
 _C_POW = math.pow
-_EXACT_POW_MAX = 64  # exponents up to this size are computed exactly (numerators stay small)
+_EXACT_POW_BITS = 1 << 16  # exact when |n| x the operands' bits stays under this (fast big ints)
 
 
 def pow_rounded(x: Any, y: Any, /) -> float:
@@ -101,9 +135,9 @@ def pow_rounded(x: Any, y: Any, /) -> float:
     if not (math.isfinite(result) and fx and math.isfinite(fx) and fy.is_integer()):
         return result
     n = int(fy)
-    if abs(n) > _EXACT_POW_MAX:
-        return result
     num, den = fx.as_integer_ratio()
+    if abs(n) * max(abs(num).bit_length(), den.bit_length()) > _EXACT_POW_BITS:
+        return result
     if n < 0:
         num, den, n = den, num, -n
     top: int = num**n
@@ -112,6 +146,33 @@ def pow_rounded(x: Any, y: Any, /) -> float:
         return top / bottom
     except OverflowError:
         return result
+
+
+# wasm32 against the reference's 64-bit CPython 3.11: objects made only of pointer-sized
+# fields are exactly twice as large there; these have fixed extra header bytes (measured).
+_SIZE_DOUBLED = frozenset((tuple, list, set, frozenset, range))
+_SIZE_EXTRA = {int: 12, bool: 12, float: 8, complex: 8, bytes: 16, type(None): 8}
+_ASCII_STR_EXTRA = 28
+_C_GETSIZEOF = sys.getsizeof
+
+
+def getsizeof_64(obj: Any, *default: Any) -> int:
+    """``sys.getsizeof`` as 64-bit CPython 3.11 reports it, for the built-in types whose
+    layout maps exactly (Mbpp/596 compares tuple sizes); other types keep the guest's size."""
+    size: int = _C_GETSIZEOF(obj, *default)
+    kind = type(obj)
+    if kind in _SIZE_DOUBLED:
+        return 2 * size
+    if kind is str and obj.isascii():
+        return size + _ASCII_STR_EXTRA
+    return size + _SIZE_EXTRA.get(kind, 0)
+
+
+def as_64_bit() -> None:
+    """What a sample sees of the word size is the reference's: ``sys.maxsize`` (a common
+    sentinel in solutions) and ``sys.getsizeof``."""
+    sys.maxsize = (1 << 63) - 1
+    sys.getsizeof = getsizeof_64  # type: ignore[assignment]
 
 
 def main() -> None:
@@ -132,6 +193,7 @@ def main() -> None:
     printed = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
     for name in ("stdout", "__stdout__", "stderr", "__stderr__"):
         setattr(sys, name, printed)
+    as_64_bit()
     res = runner._Results(RECORDS)
 
     def on_limit() -> None:
