@@ -76,27 +76,32 @@ _SEQUENCES = frozenset((list, tuple))
 _CHUNK = 4096
 
 
+def _range_total(r: range) -> int:
+    """The exact sum of a range's ints. The guest's C ``sum`` keeps its fast int total in a C
+    ``long``, 32 bits on wasm32, and falls back to one big-int addition per item once the total
+    passes 2**31: Mbpp/599's canonical ``sum(range(1, 10**8 + 1))`` took minutes per input."""
+    count = max(0, (r.stop - r.start + r.step - (1 if r.step > 0 else -1)) // r.step)
+    return count * r.start + r.step * count * (count - 1) // 2
+
+
 def sum_311(iterable: Any, /, start: Any = 0) -> Any:
     """CPython 3.11's ``sum`` (the reference's interpreter): plain left-to-right ``+``. The
     guest's 3.12 adds floats with Neumaier compensation, so float sums differ in the last bits,
     and an iteration that amplifies them ends elsewhere: HumanEval/32's canonical Newton
     iteration converged on plus#30 under 3.11 and wandered for 1000 steps under 3.12.
 
-    Speed: integer addition is exact, so the order does not matter for ints: a ``range``, a
-    list or tuple of ints and, while the total is an exact int, chunks of any iterable go
-    through the C ``sum``. Not a closed form for ranges: a per-input fuel limit is 4 x the
-    canonical's fuel, so the canonical's cost must keep its native proportion to a Python
-    loop's (Mbpp/599: a loop costs 2.5x the C ``sum`` in fuel here, 2.2x in native time;
-    a closed form made the canonical free and failed a loop that evalplus passes). From the
-    first other item on,
+    Speed: integer addition is exact, so the order does not matter for ints: a ``range`` is
+    summed in closed form, a list or tuple of ints and, while the total is an exact int,
+    chunks of any iterable by the C ``sum``. From the first other item on,
     ``functools.reduce(operator.add, ...)`` adds left to right in C, ``PyNumber_Add`` for
     every item, as 3.11's generic loop (and its float loop, in value) does."""
     for kind, instead in _NO_SUM.items():
         if isinstance(start, kind):
             what = "strings" if kind is str else kind.__name__
             raise TypeError(f"sum() can't sum {what} [use {instead} instead]")
-    if type(start) is int and (type(iterable) is range or (
-            type(iterable) in _SEQUENCES and set(map(type, iterable)) <= _INTS)):
+    if type(start) is int and type(iterable) is range:
+        return start + _range_total(iterable)
+    if type(start) is int and type(iterable) in _SEQUENCES and set(map(type, iterable)) <= _INTS:
         return _C_SUM(iterable, start)
     items = iter(iterable)
     result = start
