@@ -29,7 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "perf"))
+sys.path.insert(0, str(REPO / "tests"))
 
+from lcb_support import SAMPLES as LCB_SAMPLES  # noqa: E402
 from ray_overhead import timed  # noqa: E402
 
 from apr_eval.benchmarks.base import open_benchmark  # noqa: E402
@@ -39,8 +41,6 @@ from apr_eval.harness.run.execution import Program, build_checks  # noqa: E402
 
 PROJECTIONS = ((164, 50), (974, 50))
 SAMPLES = REPO.parent / "shared" / "data" / "samples" / "evalplus" / "qwen2.5-coder-1.5b-base"
-LCB_SAMPLES = (REPO.parent / "shared" / "data" / "samples" / "livecodebench" / "Qwen2.5-Ins-7B"
-               / "eval_all_v5_only.json")
 VERSIONS = {"humaneval": "v0.1.9", "mbpp": "v0.1.0", "livecodebench": None}
 
 
