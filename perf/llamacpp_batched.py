@@ -78,13 +78,26 @@ def report(name: str, batched: Side, sequential: Side, ceiling: float) -> None:
           f"{100 * batched.rate / ceiling:.0f}% of prompt processing")
 
 
+def greedy_part(model: str, batched_opts: dict[str, Any], sequential_opts: dict[str, Any],
+                args: argparse.Namespace, ceiling: float) -> None:
+    """(b): both decoders on the same greedy prompts, and how many texts differ."""
+    greedy = prompts(args.greedy_problems)
+    gparams = SamplingParams(n=1, temperature=0.0, max_tokens=args.max_tokens)
+    b_batched = side(model, batched_opts, greedy, gparams)
+    b_sequential = side(model, sequential_opts, greedy, gparams)
+    report(f"(b) {args.greedy_problems} problems greedy", b_batched, b_sequential, ceiling)
+    differ = sum(x != y for x, y in zip(b_batched.texts, b_sequential.texts, strict=True))
+    print(f"greedy mismatch batched vs sequential: {differ}/{len(greedy)} "
+          f"({100 * differ / len(greedy):.0f}%)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=models.DEFAULT_MODEL)
     parser.add_argument("--problems", type=int, default=20)
     parser.add_argument("--n", type=int, default=10)
     parser.add_argument("--seq-n", type=int, default=None)
-    parser.add_argument("--greedy-problems", type=int, default=40)
+    parser.add_argument("--greedy-problems", type=int, default=40, help="0 skips (b)")
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--n-parallel", type=int, default=0)
@@ -107,16 +120,8 @@ def main() -> None:
     report(f"(a) {args.problems} problems x n={args.n} (sequential n={seq_params.n}), T=0.8",
            a_batched, a_sequential, ceilings[threads[0]])
 
-    greedy = prompts(args.greedy_problems)
-    gparams = SamplingParams(n=1, temperature=0.0, max_tokens=args.max_tokens)
-    b_batched = side(args.model, batched_opts, greedy, gparams)
-    b_sequential = side(args.model, sequential_opts, greedy, gparams)
-    report(f"(b) {args.greedy_problems} problems greedy", b_batched, b_sequential,
-           ceilings[threads[0]])
-    differ = sum(x != y for x, y in zip(b_batched.texts, b_sequential.texts, strict=True))
-    print(f"greedy mismatch batched vs sequential: {differ}/{len(greedy)} "
-          f"({100 * differ / len(greedy):.0f}%)")
-
+    if args.greedy_problems:
+        greedy_part(args.model, batched_opts, sequential_opts, args, ceilings[threads[0]])
     for t in threads[1:]:
         more = side(args.model, {**batched_opts, "n_threads": t}, sampled, params)
         print(f"(a) batched with {t} threads: {more.rate:.1f} tok/s "
