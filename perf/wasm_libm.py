@@ -4,7 +4,9 @@
 
 Runs the same seeded arguments through the guest's CPython 3.12 (plain ``python -c``, none of
 the runner's replacements) and through this interpreter, and prints, for each ``math``
-function and for ``x ** (1/3)``, how many results differ in the last bit. For ``math.pow``
+function, for ``x ** (1/3)``, ``atan2`` and ``abs(complex)`` (the C ``hypot``), how many
+results differ in the last bit, and for the last two how often the guest's correctly rounded
+replacements in ``cmath.phase``/``polar`` do. For ``math.pow``
 with integral exponents it also prints how often ``wasm_guest.pow_rounded`` (what the guest's
 runner installs as ``math.pow``) differs from glibc. A fidelity measurement, not a timing.
 """
@@ -21,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from apr_eval.sandbox import wasm_runtime  # noqa: E402
-from apr_eval.sandbox.wasm_guest import pow_rounded  # noqa: E402
+from apr_eval.sandbox.wasm_guest import atan2_rounded, hypot_rounded, pow_rounded  # noqa: E402
 from apr_eval.settings import load_settings  # noqa: E402
 
 # Arguments are made without pow (ldexp and uniform are exact on both sides).
@@ -51,34 +53,31 @@ def pow_value(x, k):
         return repr(math.pow(x, k))
     except OverflowError:
         return "overflow"
+PAIRS = ("atan2", "cabs")  # cabs: abs(complex(x, y)), the C hypot (math.hypot is CPython's)
+def pairs(n):
+    random.seed(3)
+    for _ in range(n):
+        yield (math.ldexp(random.uniform(-1, 1), random.randint(-40, 40)),
+               math.ldexp(random.uniform(-1, 1), random.randint(-40, 40)))
+def pair_value(f, y, x):
+    return repr(math.atan2(y, x) if f == "atan2" else abs(complex(x, y)))
 def table(n, pow_n):
     out = {f: [value(f, x) for x in args(f, n)] for f in FUNCS}
+    out.update({f: [pair_value(f, y, x) for y, x in pairs(n)] for f in PAIRS})
     out["pow"] = [pow_value(x, k) for x, k in pow_args(pow_n)]
     return out
 """
 
 
 def in_guest(n: int, pow_n: int) -> dict[str, list[str]]:
-    import wasmtime as w
-
     runtime = wasm_runtime.open_runtime(load_settings().cache_dir)
     with tempfile.TemporaryDirectory() as scratch:
-        wasi = w.WasiConfig()
-        wasi.argv = ["python", "-c", GEN + f"import json; json.dump(table({n}, {pow_n}), "
-                     "open('/tmp/out.json', 'w'))"]
-        wasi.preopen_dir(scratch, "/tmp")
-        store = w.Store(runtime.engine)
-        store.set_wasi(wasi)
-        store.set_fuel(1 << 50)
-        store.set_epoch_deadline(1 << 40)
-        linker = w.Linker(runtime.engine)
-        linker.define_wasi()
-        try:
-            linker.instantiate(store, runtime.module).exports(store)["_start"](store)
-        except w.ExitTrap as exc:
-            if exc.code:
-                raise SystemExit(f"the guest exited {exc.code}") from None
+        dump = f"import json; json.dump(table({n}, {pow_n}), open('/tmp/out.json', 'w'))"
+        code = wasm_runtime.run_script(runtime, GEN + dump, Path(scratch), "/tmp",
+                                       fuel=1 << 50, seconds=1 << 20)
         runtime.close()
+        if code:
+            raise SystemExit(f"the guest exited {code}")
         result: dict[str, list[str]] = json.loads((Path(scratch) / "out.json").read_text())
         return result
 
@@ -95,6 +94,12 @@ def main() -> None:
     print(f"{'function':10s} differing from glibc (last bit), of {args.n}")
     for f in host["FUNCS"]:  # type: ignore[attr-defined]
         print(f"{f:10s} {sum(a != b for a, b in zip(guest[f], native[f], strict=True)):6d}")
+    replaced = {"atan2": atan2_rounded, "cabs": lambda y, x: hypot_rounded(x, y)}
+    for f, ours in replaced.items():
+        ys = host["pairs"](args.n)  # type: ignore[operator]
+        mine = sum(repr(ours(*p)) != b for p, b in zip(ys, native[f], strict=True))
+        plain = sum(a != b for a, b in zip(guest[f], native[f], strict=True))
+        print(f"{f:10s} {plain:6d}   (the guest's replacement for cmath.polar/phase: {mine})")
     pairs = list(host["pow_args"](args.pow_n))  # type: ignore[operator]
     plain = sum(a != b for a, b in zip(guest["pow"], native["pow"], strict=True))
     exact = sum(b != "overflow" and repr(pow_rounded(*p)) != b

@@ -21,6 +21,7 @@ from test_sandbox_docker import (  # noqa: F401 - collected here against the was
     check,
     one,
     test_allocation_over_the_cap_is_oom,
+    test_complex_phase_is_the_reference_c_librarys,
     test_exiting_early_is_never_passed,
     test_float_sums_are_the_reference_interpreters,
     test_host_environment_is_not_visible,

@@ -89,23 +89,32 @@ def guest_dir(runtime: Runtime, cache_dir: Path) -> Path:
     return root
 
 
-def _compile_in_guest(runtime: Runtime, root: Path) -> None:
+def run_script(runtime: Runtime, code: str, preopen: Path, guest_dir: str, *,
+               fuel: int = 1 << 40, seconds: float = 600) -> int:
+    """Run ``python -c code`` in a fresh store with ``preopen`` at ``guest_dir`` (read and
+    write); its exit status. Set-up work (compiling the runner) and perf scripts use it."""
     w = _wasmtime()
     wasi = w.WasiConfig()
-    wasi.argv = ["python", "-c", "import compileall; compileall.compile_dir('/apr', quiet=2)"]
-    wasi.preopen_dir(str(root), "/apr", True)
+    wasi.argv = ["python", "-c", code]
+    wasi.preopen_dir(str(preopen), guest_dir)
     store = w.Store(runtime.engine)
     store.set_wasi(wasi)
-    store.set_fuel(1 << 40)
-    store.set_epoch_deadline(int(600 / EPOCH_TICK_S))
+    store.set_fuel(fuel)
+    store.set_epoch_deadline(int(seconds / EPOCH_TICK_S))
     linker = w.Linker(runtime.engine)
     linker.define_wasi()
     try:
         linker.instantiate(store, runtime.module).exports(store)["_start"](store)
     except w.ExitTrap as exc:
-        if exc.code != 0:
-            raise SandboxUnavailable(f"the WASM guest could not compile its runner "
-                                     f"(exit {exc.code})") from None
+        return int(exc.code)
+    return 0
+
+
+def _compile_in_guest(runtime: Runtime, root: Path) -> None:
+    code = run_script(runtime, "import compileall; compileall.compile_dir('/apr', quiet=2)",
+                      root, "/apr")
+    if code != 0:
+        raise SandboxUnavailable(f"the WASM guest could not compile its runner (exit {code})")
 
 
 @dataclass
