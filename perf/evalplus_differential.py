@@ -2,6 +2,7 @@
 
     python perf/evalplus_differential.py [--bench humaneval,mbpp] [--every 14] [--tasks N]
                                          [--canonical-every 1] [--out results/differential]
+    python perf/evalplus_differential.py --bench humaneval --samples results/RUN/completions.jsonl
 
 Corpus (HE+ v0.1.10, MBPP+ v0.2.0): the shared Qwen2.5-Coder-1.5B sample and the canonical
 solution of every task, and their variants (tests/evalplus_variants.py: imports removed, future
@@ -14,6 +15,10 @@ harnesses judge the same file, one after the other (2 workers each). Every diffe
 then re-judged by evalplus alone (1 worker): a verdict that moves there depends on evalplus's
 wall clock, not on the sample. Prints per class: samples, base/plus passes of each harness,
 differences; writes the differences as JSON.
+
+``--samples FILE`` judges a model's own samples instead of the corpus (class ``model``): an
+evalplus JSONL (``task_id`` + ``solution``) or a run's ``completions.jsonl`` (``problem_id`` +
+``code``, every sample of every problem), on the tasks it covers.
 """
 
 from __future__ import annotations
@@ -55,6 +60,15 @@ def corpus(bench: str, tmp: Path, every: int, ntasks: int | None, canonical_ever
     if covered != set(tasks):  # evalplus wants a sample for every task of its dataset file
         dataset = ep.dataset_file(tmp, ep.STEMS[(bench, VERSIONS[bench])], covered)
     return dataset, programs
+
+
+def model_samples(bench: str, tmp: Path, path: Path) -> tuple[Path, list[ev.Program]]:
+    """A model's samples as the corpus: every line, in file order."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    programs = [ev.Program(str(r.get("task_id", r.get("problem_id"))), "model", "model",
+                           str(r.get("solution", r.get("code")))) for r in rows]
+    stem = ep.STEMS[(bench, VERSIONS[bench])]
+    return ep.dataset_file(tmp, stem, {p.task_id for p in programs}), programs
 
 
 def judge(bench: str, dataset: Path, programs: list[ev.Program], tmp: Path,
@@ -104,7 +118,7 @@ def report(bench: str, programs: dict[ep.Key, ev.Program], theirs: ep.Verdicts,
                        "evalplus": d.evalplus, "apr": d.apr, "evalplus_again": again_here})
     print(f"{bench}: {'class':24} samples  evalplus base/plus  apr-eval base/plus  differ  "
           "evalplus-unstable")
-    for cls in [*ev.VARIANTS, *ev.TIMED]:
+    for cls in [*ev.VARIANTS, *ev.TIMED, "model"]:
         if cls in rows:
             c = rows[cls]
             print(f"{bench}: {cls:24} {c['samples']:7}  {c['ep_base']:8}/{c['ep_plus']:<9} "
@@ -124,6 +138,8 @@ def main() -> None:
     parser.add_argument("--timed-every", type=int, default=0,
                         help="add the slow-total / slow-under-cap classes on about one task "
                         "in N with >= 120 plus inputs (each costs ~1-2 CPU-minutes; 0: none)")
+    parser.add_argument("--samples", type=Path, default=None,
+                        help="a model's samples (evalplus JSONL or a run's completions.jsonl)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "differential")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -131,8 +147,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp_s:
             tmp = Path(tmp_s)
             classes = None if args.classes is None else [c for c in args.classes.split(",") if c]
-            dataset, progs = corpus(bench, tmp, args.every, args.tasks, args.canonical_every,
-                                    classes, args.timed_every)
+            dataset, progs = model_samples(bench, tmp, args.samples) if args.samples else (
+                corpus(bench, tmp, args.every, args.tasks, args.canonical_every, classes,
+                       args.timed_every))
             theirs, ours, times = judge(bench, dataset, progs, tmp)
             programs = dict(zip(ep.keys_in_order(p.task_id for p in progs), progs, strict=True))
             diffs = ep.differences(theirs, ours)
